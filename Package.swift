@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+// Host build of dnsbox. The firmware build (Embedded Swift, static musl) compiles
+// the same Sources/ modules with swiftc directly: see Makefile and scripts/firmware.sh.
+import PackageDescription
+
+let libnlInclude = "-I/usr/include/libnl3"
+
+let package = Package(
+    name: "dnsbox",
+    products: [
+        .executable(name: "dnsbox", targets: ["dnsbox"]),
+    ],
+    targets: [
+        // The one C module: libc differences, awkward macros, libnl, libcap, sqlite glue.
+        .target(
+            name: "CShim",
+            cSettings: [.unsafeFlags([libnlInclude]), .define("_GNU_SOURCE")],
+            linkerSettings: [
+                .linkedLibrary("sqlite3"), .linkedLibrary("nl-route-3"),
+                .linkedLibrary("nl-3"), .linkedLibrary("cap"),
+            ]
+        ),
+        // Thin syscall wrappers with typed errors.
+        .target(name: "Sys", dependencies: ["CShim"]),
+        // Event loop, timers, signals, control socket, logging.
+        .target(name: "Runtime", dependencies: ["Sys", "CShim"]),
+        // UCI grammar, schema, validation. Pure: no I/O.
+        .target(name: "Config"),
+        // SQLite state store.
+        .target(name: "Store", dependencies: ["Sys", "CShim"]),
+        // Applet table, dispatch, init and the CLI commands.
+        .target(name: "Applets", dependencies: ["Sys", "Runtime", "Config", "Store"]),
+        .executableTarget(name: "dnsbox", dependencies: ["Applets"]),
+
+        .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Sys"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Sys"]),
+        .testTarget(name: "AppletsTests", dependencies: ["Applets", "Config"]),
+    ],
+    // Swift 5 language mode: the firmware build compiles the same files with
+    // plain swiftc, and process-wide state (the logger) is single-threaded by design.
+    swiftLanguageModes: [.v5]
+)

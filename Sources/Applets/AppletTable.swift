@@ -1,0 +1,102 @@
+import Sys
+
+/// One entry of the multi-call binary. Declared in `Applets.table`; the
+/// dispatcher, `--list`, `install`, init and the docs all read that table.
+public struct Applet {
+    public var name: String
+    public var summary: String
+    /// Usage text printed by `dnsbox APPLET --help` (after the summary).
+    public var usage: String
+    /// The config section type that enables this applet under init (nil: never started by init).
+    public var section: String?
+    /// false: the applet is declared but arrives in a later release; it says
+    /// so and exits 69 (EX_UNAVAILABLE) instead of pretending to work.
+    public var available: Bool
+    /// Hidden from `--list` and `install` (diagnostic applets).
+    public var hidden: Bool
+    /// Capabilities kept after start-up when running as root.
+    public var capabilities: [Capability]
+    public var run: (_ args: [String]) -> Int32
+}
+
+public enum ExitCode {
+    public static let ok: Int32 = 0
+    public static let failure: Int32 = 1
+    public static let usage: Int32 = 2
+    /// EX_UNAVAILABLE from sysexits.h: the applet is not in this build yet.
+    public static let unavailable: Int32 = 69
+}
+
+public enum Applets {
+    public static let version = "0.1.0"
+
+    public static let table: [Applet] = [
+        Applet(name: "dnsd", summary: "DNS server: authoritative zones, forwarding and cache, zone transfer",
+               usage: "dnsd [-c FILE]", section: "dnsd", available: false, hidden: false,
+               capabilities: [.netBindService], run: { _ in notYet("dnsd") }),
+        Applet(name: "dhcpd", summary: "DHCPv4/DHCPv6 server; registers lease names in DNS",
+               usage: "dhcpd [-c FILE]", section: "dhcp", available: false, hidden: false,
+               capabilities: [.netBindService, .netRaw, .netAdmin], run: { _ in notYet("dhcpd") }),
+        Applet(name: "rad", summary: "IPv6 router advertisements (SLAAC, RDNSS, DNSSL)",
+               usage: "rad [-c FILE]", section: "rad", available: false, hidden: false,
+               capabilities: [.netRaw], run: { _ in notYet("rad") }),
+        Applet(name: "mdnsd", summary: "mDNS responder and browser: advertises this DNS server, finds peers",
+               usage: "mdnsd [-c FILE]", section: "mdnsd", available: false, hidden: false,
+               capabilities: [], run: { _ in notYet("mdnsd") }),
+        Applet(name: "bgpd", summary: "BGP speaker announcing anycast DNS routes while DNS is healthy",
+               usage: "bgpd [-c FILE]", section: "bgpd", available: false, hidden: false,
+               capabilities: [.netBindService, .netAdmin], run: { _ in notYet("bgpd") }),
+        Applet(name: "apictl", summary: "HTTP API server (serve), CGI handler, and its command-line client",
+               usage: "apictl [-c FILE] serve | COMMAND ...", section: "api", available: false, hidden: false,
+               capabilities: [.netBindService], run: { _ in notYet("apictl") }),
+        Applet(name: "init", summary: "container entrypoint: starts enabled applets, restarts them, reaps, forwards signals",
+               usage: """
+               init [-c FILE]
+                 Starts every applet whose config section is enabled, as a child
+                 process, and restarts a crashed child with exponential backoff
+                 (0.5 s doubling to 30 s; reset after 10 s of uptime).
+                 SIGHUP: re-read the config, start/stop applets to match, and
+                 reload every child. SIGTERM/SIGINT: stop all children (SIGKILL
+                 after 10 s) and exit. Safe as PID 1: reaps every zombie.
+                 Control socket: RUNDIR/init.sock (status, reload).
+               """, section: nil, available: true, hidden: false,
+               capabilities: [.kill, .setuid, .setgid, .netBindService, .netRaw, .netAdmin, .netBroadcast, .chown, .dacOverride],
+               run: { args in InitApplet.main(args) }),
+        Applet(name: "idle", summary: "diagnostic service on the shared runtime (control socket, reload, signals), no protocol",
+               usage: """
+               idle [-c FILE]
+                 Runs the service runtime every applet shares — config, logging,
+                 control socket RUNDIR/idle.sock (status, reload, ping), SIGHUP
+                 reload, SIGTERM stop — without any protocol. Used to test init
+                 and as the skeleton for new applets. Enabled by `config idle`.
+               """, section: "idle", available: true, hidden: true,
+               capabilities: [], run: { args in IdleApplet.main(args) }),
+    ]
+
+    public static func find(_ name: String) -> Applet? {
+        for a in table where a.name == name { return a }
+        return nil
+    }
+
+    static func notYet(_ name: String) -> Int32 {
+        Console.err("dnsbox: applet '\(name)' is not yet available in this build (dnsbox \(version))\n")
+        return ExitCode.unavailable
+    }
+
+    /// "host" or "firmware" plus the CPU architecture.
+    public static var buildDescription: String {
+        #if hasFeature(Embedded)
+        let kind = "firmware (Embedded Swift, static musl)"
+        #else
+        let kind = "host"
+        #endif
+        #if arch(arm64)
+        let arch = "aarch64"
+        #elseif arch(x86_64)
+        let arch = "x86_64"
+        #else
+        let arch = "unknown"
+        #endif
+        return "\(kind), \(arch)"
+    }
+}

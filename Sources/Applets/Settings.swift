@@ -1,0 +1,86 @@
+import Config
+import Runtime
+import Sys
+
+/// Command-line options every applet and command understands, and the
+/// config loaded from them.
+struct CommonOptions {
+    var configPath: String?
+    var rest: [String] = []
+    var flags: Set<String> = []
+
+    /// Parses `-c FILE` / `--config FILE` / `--config=FILE` and collects the
+    /// single-letter flags listed in `allowedFlags`. Returns an error text on bad usage.
+    static func parse(_ args: [String], allowedFlags: Set<String> = []) -> Result<CommonOptions, UsageError> {
+        var o = CommonOptions()
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            if a == "-c" || a == "--config" {
+                guard i + 1 < args.count else { return .failure(UsageError(message: "option \(a) needs a FILE")) }
+                o.configPath = args[i + 1]
+                i += 2
+                continue
+            }
+            if a.hasPrefix("--config=") {
+                o.configPath = String(a.dropFirst(9))
+            } else if allowedFlags.contains(a) {
+                o.flags.insert(a)
+            } else if a.hasPrefix("-") && a.count > 1 && o.rest.isEmpty {
+                return .failure(UsageError(message: "unknown option '\(a)'"))
+            } else {
+                o.rest.append(a)
+            }
+            i += 1
+        }
+        return .success(o)
+    }
+
+    var resolvedConfigPath: String {
+        ConfigLoader.resolvePath(explicit: configPath, env: { Sys.getenv($0) })
+    }
+
+    func loadConfig() throws(ConfigError) -> Config {
+        try Settings.load(path: resolvedConfigPath)
+    }
+}
+
+struct UsageError: Error { var message: String }
+
+/// The global `config dnsbox` settings, with defaults applied.
+struct Settings {
+    var database: String
+    var rundir: String
+    var logLevel: LogLevel
+    var logFormat: Logger.Format
+    var logTarget: Logger.Target
+    var user: String?
+
+    init(_ c: Config) {
+        database = c.string("dnsbox", nil, "database") ?? "/var/lib/dnsbox/dnsbox.db"
+        rundir = c.string("dnsbox", nil, "rundir") ?? "/run/dnsbox"
+        logLevel = LogLevel(name: c.string("dnsbox", nil, "log_level") ?? "info") ?? .info
+        logFormat = c.string("dnsbox", nil, "log_format") == "json" ? .json : .text
+        logTarget = c.string("dnsbox", nil, "log_target") == "syslog" ? .syslog : .stderr
+        let u = c.string("dnsbox", nil, "user")
+        user = (u?.isEmpty ?? true) ? nil : u
+    }
+
+    static func load(path: String) throws(ConfigError) -> Config {
+        try ConfigLoader.load(path: path, schema: Schema.dnsbox,
+                              readFile: { p in try? FileSystem.readFile(p) },
+                              env: { Sys.getenv($0) })
+    }
+
+    func applyLogging(applet: String) {
+        Logger.shared.configure(applet: applet, level: logLevel, format: logFormat, target: logTarget)
+    }
+
+    func controlSocketPath(_ applet: String) -> String { rundir + "/" + applet + ".sock" }
+}
+
+/// Prints the usage error with the applet's usage line; returns exit code 2.
+func usageFailure(_ e: UsageError, _ usage: String) -> Int32 {
+    Console.err("dnsbox: \(e.message)\nUsage: \(usage)\n")
+    return ExitCode.usage
+}

@@ -1,0 +1,336 @@
+/* dnsbox C shim: sockets, unix datagram control sockets, batched UDP I/O. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "dx_shim.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+typedef union { struct sockaddr sa; struct sockaddr_in v4; struct sockaddr_in6 v6; struct sockaddr_storage ss; } dx_sockaddr;
+
+static socklen_t to_sockaddr(const dx_addr *a, dx_sockaddr *out) {
+    memset(out, 0, sizeof *out);
+    if (a->family == DX_AF_INET) {
+        out->v4.sin_family = AF_INET;
+        out->v4.sin_port = htons(a->port);
+        memcpy(&out->v4.sin_addr, a->addr, 4);
+        return sizeof out->v4;
+    }
+    out->v6.sin6_family = AF_INET6;
+    out->v6.sin6_port = htons(a->port);
+    memcpy(&out->v6.sin6_addr, a->addr, 16);
+    out->v6.sin6_scope_id = a->scope_id;
+    return sizeof out->v6;
+}
+
+static void from_sockaddr(const struct sockaddr *sa, dx_addr *out) {
+    memset(out, 0, sizeof *out);
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)sa;
+        out->family = DX_AF_INET;
+        out->port = ntohs(v4->sin_port);
+        memcpy(out->addr, &v4->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)sa;
+        out->family = DX_AF_INET6;
+        out->port = ntohs(v6->sin6_port);
+        memcpy(out->addr, &v6->sin6_addr, 16);
+        out->scope_id = v6->sin6_scope_id;
+    }
+}
+
+int dx_socket(int family, int type, int nonblock) {
+    int t = type | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0);
+    return socket(family, t, 0);
+}
+int dx_bind(int fd, const dx_addr *a) {
+    dx_sockaddr s; socklen_t n = to_sockaddr(a, &s);
+    return bind(fd, &s.sa, n);
+}
+int dx_listen(int fd, int backlog) { return listen(fd, backlog); }
+int dx_accept(int fd, dx_addr *peer) {
+    dx_sockaddr s; socklen_t n = sizeof s;
+    int c;
+    do { c = accept4(fd, &s.sa, &n, SOCK_NONBLOCK | SOCK_CLOEXEC); } while (c < 0 && errno == EINTR);
+    if (c >= 0 && peer) from_sockaddr(&s.sa, peer);
+    return c;
+}
+int dx_connect(int fd, const dx_addr *a) {
+    dx_sockaddr s; socklen_t n = to_sockaddr(a, &s);
+    int r;
+    do { r = connect(fd, &s.sa, n); } while (r < 0 && errno == EINTR);
+    return r;
+}
+int dx_local_addr(int fd, dx_addr *out) {
+    dx_sockaddr s; socklen_t n = sizeof s;
+    if (getsockname(fd, &s.sa, &n) != 0) return -1;
+    from_sockaddr(&s.sa, out);
+    return 0;
+}
+ssize_t dx_sendto(int fd, const void *buf, size_t len, const dx_addr *to) {
+    dx_sockaddr s; socklen_t n = to ? to_sockaddr(to, &s) : 0;
+    ssize_t r;
+    do { r = sendto(fd, buf, len, MSG_NOSIGNAL, to ? &s.sa : NULL, n); } while (r < 0 && errno == EINTR);
+    return r;
+}
+ssize_t dx_recvfrom(int fd, void *buf, size_t len, dx_addr *from) {
+    dx_sockaddr s; socklen_t n = sizeof s;
+    ssize_t r;
+    do { r = recvfrom(fd, buf, len, 0, &s.sa, &n); } while (r < 0 && errno == EINTR);
+    if (r >= 0 && from) from_sockaddr(&s.sa, from);
+    return r;
+}
+static int setint(int fd, int level, int opt, int v) { return setsockopt(fd, level, opt, &v, sizeof v); }
+int dx_set_reuseaddr(int fd) { return setint(fd, SOL_SOCKET, SO_REUSEADDR, 1); }
+int dx_set_reuseport(int fd) { return setint(fd, SOL_SOCKET, SO_REUSEPORT, 1); }
+int dx_set_v6only(int fd, int on) { return setint(fd, IPPROTO_IPV6, IPV6_V6ONLY, on); }
+int dx_set_pktinfo(int fd, int family) {
+    if (family == DX_AF_INET) return setint(fd, IPPROTO_IP, IP_PKTINFO, 1);
+    return setint(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
+}
+int dx_bind_to_device(int fd, const char *ifname) {
+    return setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname));
+}
+int dx_set_rcvbuf(int fd, int bytes) { return setint(fd, SOL_SOCKET, SO_RCVBUF, bytes); }
+int dx_set_sndbuf(int fd, int bytes) { return setint(fd, SOL_SOCKET, SO_SNDBUF, bytes); }
+int dx_set_broadcast(int fd) { return setint(fd, SOL_SOCKET, SO_BROADCAST, 1); }
+int dx_socket_error(int fd) {
+    int e = 0; socklen_t n = sizeof e;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &n) != 0) return errno;
+    return e;
+}
+int dx_shutdown_write(int fd) { return shutdown(fd, SHUT_WR); }
+
+int dx_addr_parse(const char *text, uint16_t port, dx_addr *a) {
+    memset(a, 0, sizeof *a);
+    a->port = port;
+    if (inet_pton(AF_INET, text, a->addr) == 1) { a->family = DX_AF_INET; return 0; }
+    if (inet_pton(AF_INET6, text, a->addr) == 1) { a->family = DX_AF_INET6; return 0; }
+    return -1;
+}
+int dx_addr_format(const dx_addr *a, char *buf, size_t len) {
+    if (len == 0) return 0;
+    buf[0] = 0;
+    const char *r = inet_ntop(a->family == DX_AF_INET ? AF_INET : AF_INET6, a->addr, buf, (socklen_t)len);
+    return r ? (int)strlen(buf) : 0;
+}
+unsigned dx_if_nametoindex(const char *name) { return if_nametoindex(name); }
+
+/* ---- unix datagram sockets ---- */
+static int unix_addr(const char *path, struct sockaddr_un *sun, socklen_t *len) {
+    size_t n = strlen(path);
+    if (n >= sizeof sun->sun_path) { errno = ENAMETOOLONG; return -1; }
+    memset(sun, 0, sizeof *sun);
+    sun->sun_family = AF_UNIX;
+    memcpy(sun->sun_path, path, n);
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+    return 0;
+}
+int dx_unix_dgram_bind(const char *path) {
+    struct sockaddr_un sun; socklen_t len;
+    if (unix_addr(path, &sun, &len) != 0) return -1;
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    unlink(path);
+    if (bind(fd, (struct sockaddr *)&sun, len) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}
+int dx_unix_dgram_client(char *bound_path_out, size_t cap, const char *dir) {
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    char path[108];
+    snprintf(path, sizeof path, "%s/.client-%d", dir, (int)getpid());
+    struct sockaddr_un sun; socklen_t len;
+    if (unix_addr(path, &sun, &len) != 0) { close(fd); return -1; }
+    unlink(path);
+    if (bind(fd, (struct sockaddr *)&sun, len) != 0) { int e = errno; close(fd); errno = e; return -1; }
+    if (bound_path_out && cap > 0) { snprintf(bound_path_out, cap, "%s", path); }
+    return fd;
+}
+ssize_t dx_unix_sendto(int fd, const char *path, const void *buf, size_t len) {
+    struct sockaddr_un sun; socklen_t alen;
+    if (unix_addr(path, &sun, &alen) != 0) return -1;
+    ssize_t r;
+    do { r = sendto(fd, buf, len, MSG_NOSIGNAL, (struct sockaddr *)&sun, alen); } while (r < 0 && errno == EINTR);
+    return r;
+}
+ssize_t dx_unix_recvfrom(int fd, void *buf, size_t len, char *from_path, size_t path_len) {
+    struct sockaddr_un sun; socklen_t alen = sizeof sun;
+    memset(&sun, 0, sizeof sun);
+    ssize_t r;
+    do { r = recvfrom(fd, buf, len, 0, (struct sockaddr *)&sun, &alen); } while (r < 0 && errno == EINTR);
+    if (r >= 0 && from_path && path_len > 0) {
+        size_t n = alen > offsetof(struct sockaddr_un, sun_path) ? alen - offsetof(struct sockaddr_un, sun_path) : 0;
+        if (n >= path_len) n = path_len - 1;
+        memcpy(from_path, sun.sun_path, n);
+        from_path[n] = 0;
+    }
+    return r;
+}
+
+/* ---- batched UDP I/O ---- */
+#define DX_CMSG_SPACE 128
+struct dx_batch {
+    int n, bufsize;
+    uint8_t *bufs;
+    struct mmsghdr *msgs;
+    struct iovec *iovs;
+    dx_sockaddr *peers;
+    uint8_t *cmsgs;     /* n * DX_CMSG_SPACE */
+    int *reply_len;
+    struct mmsghdr *out; /* reply vector, built per send */
+    struct iovec *out_iovs;
+    uint8_t *out_cmsgs;
+};
+
+dx_batch *dx_batch_new(int n, int bufsize) {
+    if (n <= 0 || bufsize <= 0) return NULL;
+    struct dx_batch *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    b->n = n; b->bufsize = bufsize;
+    b->bufs = calloc((size_t)n, (size_t)bufsize);
+    b->msgs = calloc((size_t)n, sizeof *b->msgs);
+    b->iovs = calloc((size_t)n, sizeof *b->iovs);
+    b->peers = calloc((size_t)n, sizeof *b->peers);
+    b->cmsgs = calloc((size_t)n, DX_CMSG_SPACE);
+    b->reply_len = calloc((size_t)n, sizeof *b->reply_len);
+    b->out = calloc((size_t)n, sizeof *b->out);
+    b->out_iovs = calloc((size_t)n, sizeof *b->out_iovs);
+    b->out_cmsgs = calloc((size_t)n, DX_CMSG_SPACE);
+    if (!b->bufs || !b->msgs || !b->iovs || !b->peers || !b->cmsgs || !b->reply_len ||
+        !b->out || !b->out_iovs || !b->out_cmsgs) { dx_batch_free(b); return NULL; }
+    return b;
+}
+
+void dx_batch_free(dx_batch *b) {
+    if (!b) return;
+    free(b->bufs); free(b->msgs); free(b->iovs); free(b->peers); free(b->cmsgs);
+    free(b->reply_len); free(b->out); free(b->out_iovs); free(b->out_cmsgs);
+    free(b);
+}
+
+int dx_batch_recv(int fd, dx_batch *b) {
+    for (int i = 0; i < b->n; i++) {
+        b->iovs[i].iov_base = b->bufs + (size_t)i * (size_t)b->bufsize;
+        b->iovs[i].iov_len = (size_t)b->bufsize;
+        struct msghdr *h = &b->msgs[i].msg_hdr;
+        h->msg_name = &b->peers[i];
+        h->msg_namelen = sizeof b->peers[i];
+        h->msg_iov = &b->iovs[i];
+        h->msg_iovlen = 1;
+        h->msg_control = b->cmsgs + (size_t)i * DX_CMSG_SPACE;
+        h->msg_controllen = DX_CMSG_SPACE;
+        h->msg_flags = 0;
+        b->msgs[i].msg_len = 0;
+        b->reply_len[i] = 0;
+    }
+    int r;
+    do { r = recvmmsg(fd, b->msgs, (unsigned)b->n, MSG_DONTWAIT, NULL); } while (r < 0 && errno == EINTR);
+    if (r < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+    return r;
+}
+
+uint8_t *dx_batch_buf(dx_batch *b, int i) { return b->bufs + (size_t)i * (size_t)b->bufsize; }
+int dx_batch_len(const dx_batch *b, int i) {
+    /* A datagram larger than the slot is truncated by the kernel (MSG_TRUNC). */
+    return (int)b->msgs[i].msg_len;
+}
+int dx_batch_capacity(const dx_batch *b) { return b->bufsize; }
+void dx_batch_peer(const dx_batch *b, int i, dx_addr *out) { from_sockaddr(&b->peers[i].sa, out); }
+
+static struct cmsghdr *find_pktinfo(const struct msghdr *h) {
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR((struct msghdr *)h, c)) {
+        if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) ||
+            (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)) return c;
+    }
+    return NULL;
+}
+
+void dx_batch_local(const dx_batch *b, int i, dx_addr *out) {
+    memset(out, 0, sizeof *out);
+    struct cmsghdr *c = find_pktinfo(&b->msgs[i].msg_hdr);
+    if (!c) return;
+    if (c->cmsg_level == IPPROTO_IP) {
+        struct in_pktinfo pi; memcpy(&pi, CMSG_DATA(c), sizeof pi);
+        out->family = DX_AF_INET; memcpy(out->addr, &pi.ipi_addr, 4);
+    } else {
+        struct in6_pktinfo pi; memcpy(&pi, CMSG_DATA(c), sizeof pi);
+        out->family = DX_AF_INET6; memcpy(out->addr, &pi.ipi6_addr, 16);
+        out->scope_id = pi.ipi6_ifindex;
+    }
+}
+
+int dx_batch_ifindex(const dx_batch *b, int i) {
+    struct cmsghdr *c = find_pktinfo(&b->msgs[i].msg_hdr);
+    if (!c) return 0;
+    if (c->cmsg_level == IPPROTO_IP) { struct in_pktinfo pi; memcpy(&pi, CMSG_DATA(c), sizeof pi); return pi.ipi_ifindex; }
+    struct in6_pktinfo pi; memcpy(&pi, CMSG_DATA(c), sizeof pi); return (int)pi.ipi6_ifindex;
+}
+
+void dx_batch_set_reply(dx_batch *b, int i, int len) {
+    if (i < 0 || i >= b->n) return;
+    b->reply_len[i] = (len < 0 || len > b->bufsize) ? 0 : len;
+}
+
+int dx_batch_send_replies(int fd, dx_batch *b, int count) {
+    int m = 0;
+    if (count > b->n) count = b->n;
+    for (int i = 0; i < count; i++) {
+        if (b->reply_len[i] <= 0) continue;
+        struct msghdr *h = &b->out[m].msg_hdr;
+        memset(h, 0, sizeof *h);
+        b->out_iovs[m].iov_base = dx_batch_buf(b, i);
+        b->out_iovs[m].iov_len = (size_t)b->reply_len[i];
+        h->msg_name = &b->peers[i];
+        h->msg_namelen = b->msgs[i].msg_hdr.msg_namelen;
+        h->msg_iov = &b->out_iovs[m];
+        h->msg_iovlen = 1;
+        /* Reply from the address the query arrived at: echo its pktinfo,
+         * keeping the source address but clearing the interface for IPv4. */
+        struct cmsghdr *in = find_pktinfo(&b->msgs[i].msg_hdr);
+        if (in) {
+            uint8_t *ctl = b->out_cmsgs + (size_t)m * DX_CMSG_SPACE;
+            memset(ctl, 0, DX_CMSG_SPACE);
+            h->msg_control = ctl;
+            struct cmsghdr *c;
+            if (in->cmsg_level == IPPROTO_IP) {
+                h->msg_controllen = CMSG_SPACE(sizeof(struct in_pktinfo));
+                c = CMSG_FIRSTHDR(h);
+                c->cmsg_level = IPPROTO_IP; c->cmsg_type = IP_PKTINFO;
+                c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+                struct in_pktinfo pi; memcpy(&pi, CMSG_DATA(in), sizeof pi);
+                pi.ipi_spec_dst = pi.ipi_addr; pi.ipi_ifindex = 0;
+                memcpy(CMSG_DATA(c), &pi, sizeof pi);
+            } else {
+                h->msg_controllen = CMSG_SPACE(sizeof(struct in6_pktinfo));
+                c = CMSG_FIRSTHDR(h);
+                c->cmsg_level = IPPROTO_IPV6; c->cmsg_type = IPV6_PKTINFO;
+                c->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
+                memcpy(CMSG_DATA(c), CMSG_DATA(in), sizeof(struct in6_pktinfo));
+            }
+        }
+        m++;
+    }
+    int sent = 0;
+    while (sent < m) {
+        int r = sendmmsg(fd, b->out + sent, (unsigned)(m - sent), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            /* Drop the datagram that failed (e.g. unreachable peer) and go on. */
+            sent++;
+            continue;
+        }
+        sent += r;
+    }
+    return m;
+}

@@ -1,0 +1,107 @@
+// The config schema: one declared table of sections and options
+// (STYLE.md habit 6). Validation, `show-config -d` and `--help` all read
+// this table; adding an option means adding a row here.
+
+/// One option of a section.
+public struct OptionSpec: Sendable {
+    public var name: String
+    public var kind: OptionKind
+    /// Applied when the file does not set the option; must satisfy `kind`.
+    public var defaultValue: String?
+    /// True when the option may be given several times with `list`.
+    /// A list option also accepts a single `option` line.
+    public var isList: Bool
+    /// One line for help output.
+    public var summary: String
+
+    public init(name: String, kind: OptionKind, defaultValue: String? = nil, isList: Bool = false, summary: String) {
+        self.name = name
+        self.kind = kind
+        self.defaultValue = defaultValue
+        self.isList = isList
+        self.summary = summary
+    }
+}
+
+/// One section type.
+public struct SectionSpec: Sendable {
+    public var type: String
+    public var summary: String
+    public var options: [OptionSpec]
+    /// True when anonymous sections of this type are refused.
+    public var nameRequired: Bool
+
+    public init(type: String, summary: String, options: [OptionSpec], nameRequired: Bool = false) {
+        self.type = type
+        self.summary = summary
+        self.options = options
+        self.nameRequired = nameRequired
+    }
+
+    public func option(_ name: String) -> OptionSpec? {
+        for spec in options where spec.name == name { return spec }
+        return nil
+    }
+
+    /// Option names in table order (for suggestions and help).
+    public var optionNames: [String] { options.map { $0.name } }
+}
+
+/// All known section types.
+public struct Schema: Sendable {
+    public var sections: [SectionSpec]
+
+    public init(sections: [SectionSpec]) {
+        self.sections = sections
+    }
+
+    public func section(_ type: String) -> SectionSpec? {
+        for spec in sections where spec.type == type { return spec }
+        return nil
+    }
+
+    /// Section types in table order.
+    public var sectionTypes: [String] { sections.map { $0.type } }
+}
+
+// MARK: - The dnsbox schema
+
+extension Schema {
+    /// The schema of `/etc/config/dnsbox`.
+    public static let dnsbox = Schema(sections: [
+        SectionSpec(type: "dnsbox", summary: "global settings", options: [
+            OptionSpec(name: "database", kind: .string, defaultValue: "/var/lib/dnsbox/dnsbox.db",
+                       summary: "path of the SQLite state database"),
+            OptionSpec(name: "rundir", kind: .string, defaultValue: "/run/dnsbox",
+                       summary: "directory for control sockets and pid files"),
+            OptionSpec(name: "log_level", kind: .oneOf(["debug", "info", "warn", "error"]), defaultValue: "info",
+                       summary: "lowest level that is logged"),
+            OptionSpec(name: "log_format", kind: .oneOf(["text", "json"]), defaultValue: "text",
+                       summary: "log line format"),
+            OptionSpec(name: "log_target", kind: .oneOf(["stderr", "syslog"]), defaultValue: "stderr",
+                       summary: "where log lines go"),
+            OptionSpec(name: "user", kind: .string,
+                       summary: "user to run the applets as after binding their sockets"),
+        ]),
+        serviceSection("dnsd", "DNS server: authoritative zones, forwarding and caching"),
+        serviceSection("api", "HTTP API that apictl and other clients talk to"),
+        serviceSection("mdnsd", "mDNS responder and service browser"),
+        serviceSection("bgpd", "BGP speaker announcing anycast routes"),
+        serviceSection("rad", "IPv6 router advertisements"),
+        serviceSection("idle", "diagnostic service applet: the shared runtime with no protocol; used to test supervision"),
+        SectionSpec(type: "dhcp", summary: "DHCP service on one interface", options: [
+            OptionSpec(name: "interface", kind: .string,
+                       summary: "interface to serve"),
+            OptionSpec(name: "ignore", kind: .bool, defaultValue: "0",
+                       summary: "do not serve DHCP on this interface"),
+        ]),
+    ])
+
+    /// A service applet's section: for now only `enabled`.
+    private static func serviceSection(_ type: String, _ summary: String) -> SectionSpec {
+        SectionSpec(type: type, summary: summary, options: [
+            OptionSpec(name: "enabled", kind: .bool, defaultValue: "1",
+                       summary: "start this applet under init"),
+        ])
+    }
+}

@@ -1,0 +1,206 @@
+import CShim
+import Sys
+
+/// One epoll loop per thread: file-descriptor handlers, timers on an
+/// injectable monotonic clock, and signals through a signalfd.
+///
+/// Contract: handlers run on the loop's thread, one at a time, and must not
+/// block. Registration allocates (a closure is stored); dispatch does not.
+public final class EventLoop {
+    public typealias FDHandler = (_ events: UInt32) -> Void
+    public typealias TimerHandler = () -> Void
+    public typealias SignalHandler = (_ signal: Int32) -> Void
+
+    public struct TimerID: Hashable { let raw: UInt64 }
+
+    public static let readable = UInt32(DX_EPOLLIN)
+    public static let writable = UInt32(DX_EPOLLOUT)
+    public static let hangup = UInt32(DX_EPOLLHUP) | UInt32(DX_EPOLLERR) | UInt32(DX_EPOLLRDHUP)
+
+    private struct Timer {
+        var id: UInt64
+        var deadline: UInt64 // ns on the loop's clock
+        var interval: UInt64 // 0 = one-shot
+        var handler: TimerHandler
+    }
+
+    private let ep: Int32
+    private var handlers: [Int32: FDHandler] = [:]
+    private var timers: [Timer] = [] // sorted by deadline, then id
+    private var nextTimerID: UInt64 = 1
+    private var signalFD: Int32 = -1
+    private var signalHandler: SignalHandler?
+    private var events = [dx_event](repeating: dx_event(), count: 64)
+    private var running = false
+    private let wakeFD: Int32
+    /// The monotonic clock in nanoseconds; tests pass a manual clock.
+    public let now: () -> UInt64
+
+    public init(clock: @escaping () -> UInt64 = { Sys.monotonicNanos() }) throws(SysError) {
+        ep = dx_epoll_create()
+        if ep < 0 { throw SysError.last("epoll_create") }
+        wakeFD = dx_eventfd()
+        if wakeFD < 0 { throw SysError.last("eventfd") }
+        now = clock
+        _ = dx_epoll_add(ep, wakeFD, UInt32(DX_EPOLLIN), UInt64(UInt32(bitPattern: wakeFD)))
+    }
+
+    deinit {
+        if signalFD >= 0 { _ = dx_close(signalFD) }
+        _ = dx_close(wakeFD)
+        _ = dx_close(ep)
+    }
+
+    // MARK: file descriptors
+
+    public func add(fd: Int32, events: UInt32 = EventLoop.readable, _ handler: @escaping FDHandler) throws(SysError) {
+        if dx_epoll_add(ep, fd, events, UInt64(UInt32(bitPattern: fd))) != 0 { throw SysError.last("epoll add fd \(fd)") }
+        handlers[fd] = handler
+    }
+
+    public func modify(fd: Int32, events: UInt32) throws(SysError) {
+        if dx_epoll_mod(ep, fd, events, UInt64(UInt32(bitPattern: fd))) != 0 { throw SysError.last("epoll mod fd \(fd)") }
+    }
+
+    /// Stops watching fd (the caller still owns and closes it).
+    public func remove(fd: Int32) {
+        _ = dx_epoll_del(ep, fd)
+        handlers[fd] = nil
+    }
+
+    public var watchedCount: Int { handlers.count }
+
+    // MARK: timers
+
+    /// Runs `handler` once after `milliseconds`, or every `milliseconds` when `repeating`.
+    @discardableResult
+    public func schedule(after milliseconds: UInt64, repeating: Bool = false, _ handler: @escaping TimerHandler) -> TimerID {
+        let id = nextTimerID
+        nextTimerID += 1
+        let ns = milliseconds * 1_000_000
+        insert(Timer(id: id, deadline: now() &+ ns, interval: repeating ? max(ns, 1) : 0, handler: handler))
+        return TimerID(raw: id)
+    }
+
+    public func cancel(_ id: TimerID) {
+        timers.removeAll { $0.id == id.raw }
+    }
+
+    public var pendingTimers: Int { timers.count }
+
+    private func insert(_ t: Timer) {
+        var lo = 0
+        var hi = timers.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            let m = timers[mid]
+            if m.deadline < t.deadline || (m.deadline == t.deadline && m.id < t.id) { lo = mid + 1 } else { hi = mid }
+        }
+        timers.insert(t, at: lo)
+    }
+
+    /// Fires every timer that is due; returns how many fired.
+    @discardableResult
+    public func fireDueTimers() -> Int {
+        var fired = 0
+        let t0 = now()
+        while let first = timers.first, first.deadline <= t0 {
+            timers.removeFirst()
+            if first.interval > 0 {
+                var next = first
+                // Skip missed periods instead of firing a burst after a stall.
+                next.deadline = first.deadline &+ first.interval
+                if next.deadline <= t0 { next.deadline = t0 &+ first.interval }
+                insert(next)
+            }
+            first.handler()
+            fired += 1
+        }
+        return fired
+    }
+
+    /// Milliseconds until the next timer (rounded up), nil when none.
+    public func millisecondsToNextTimer() -> Int? {
+        guard let first = timers.first else { return nil }
+        let t0 = now()
+        if first.deadline <= t0 { return 0 }
+        let ns = first.deadline - t0
+        return Int(min((ns + 999_999) / 1_000_000, UInt64(Int32.max)))
+    }
+
+    // MARK: signals
+
+    /// Routes `signals` to `handler` through a signalfd. Call on the main
+    /// thread before starting other threads, so they inherit the blocked mask.
+    public func handleSignals(_ signals: [Int32], _ handler: @escaping SignalHandler) throws(SysError) {
+        if signalFD >= 0 {
+            remove(fd: signalFD)
+            _ = dx_close(signalFD)
+        }
+        let fd = signals.withUnsafeBufferPointer { dx_signalfd_open($0.baseAddress, Int32($0.count)) }
+        if fd < 0 { throw SysError.last("signalfd") }
+        signalFD = fd
+        signalHandler = handler
+        try add(fd: fd) { [unowned(unsafe) self] _ in
+            while true {
+                let sig = dx_signalfd_read(self.signalFD)
+                if sig <= 0 { break }
+                self.signalHandler?(sig)
+            }
+        }
+    }
+
+    // MARK: running
+
+    /// Waits up to `timeoutMs` (or the next timer, if sooner; -1 = no limit)
+    /// and dispatches what is ready. Returns the number of fd events handled.
+    @discardableResult
+    public func runOnce(timeoutMs: Int = -1) -> Int {
+        var timeout = timeoutMs
+        if let next = millisecondsToNextTimer() { timeout = timeout < 0 ? next : min(timeout, next) }
+        let n = Int(events.withUnsafeMutableBufferPointer { dx_epoll_wait(ep, $0.baseAddress, Int32($0.count), Int32(timeout)) })
+        var handled = 0
+        if n > 0 {
+            for i in 0..<n {
+                let fd = Int32(truncatingIfNeeded: events[i].data)
+                if fd == wakeFD {
+                    _ = dx_eventfd_drain(wakeFD)
+                    continue
+                }
+                // A handler may have removed this fd while handling an earlier event.
+                if let h = handlers[fd] {
+                    h(events[i].events)
+                    handled += 1
+                }
+            }
+        }
+        fireDueTimers()
+        return handled
+    }
+
+    /// Runs until `stop()` is called (from a handler or another thread).
+    public func run() {
+        running = true
+        while running { runOnce() }
+    }
+
+    /// Makes `run()` return after the current iteration; safe from any thread.
+    public func stop() {
+        running = false
+        _ = dx_eventfd_signal(wakeFD)
+    }
+
+    public var isRunning: Bool { running }
+}
+
+/// A manually advanced clock for tests of timer-driven code.
+public final class ManualClock {
+    public var nanos: UInt64
+
+    public init(start: UInt64 = 1_000_000_000) { nanos = start }
+
+    public func advance(milliseconds: UInt64) { nanos += milliseconds * 1_000_000 }
+
+    /// The clock function to pass to `EventLoop(clock:)` (holds the clock).
+    public var read: () -> UInt64 { { self.nanos } }
+}

@@ -1,0 +1,48 @@
+import CShim
+
+/// Versioned schema changes, applied in order on open. The version lives in
+/// `PRAGMA user_version`; each step runs in its own transaction, so a crash
+/// mid-migration leaves the previous version intact. Append only: never edit
+/// a released step.
+public enum Migrations {
+    public struct Step {
+        public var version: Int
+        public var summary: String
+        public var sql: String
+    }
+
+    public static let steps: [Step] = [
+        Step(version: 1, summary: "meta (generation) and key/value state", sql: """
+            CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+            INSERT INTO meta(key, value) VALUES ('generation', '0');
+            CREATE TABLE kv (
+                ns TEXT NOT NULL,
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                updated INTEGER NOT NULL,
+                PRIMARY KEY (ns, key)
+            ) WITHOUT ROWID;
+            """),
+    ]
+
+    public static var latestVersion: Int { steps.last?.version ?? 0 }
+
+    public static func currentVersion(_ db: Database) -> Int {
+        guard let s = try? db.prepare("PRAGMA user_version"), (try? s.step()) == true else { return 0 }
+        return Int(s.int(0))
+    }
+
+    public static func apply(to db: Database) throws(StoreError) {
+        let current = currentVersion(db)
+        if current > latestVersion {
+            throw StoreError("open \(db.path)", code: SQLITE_ERROR,
+                             message: "database schema version \(current) is newer than this dnsbox supports (\(latestVersion)); refusing to downgrade")
+        }
+        for step in steps where step.version > current {
+            try db.transaction { () throws(StoreError) in
+                try db.exec(step.sql)
+                try db.exec("PRAGMA user_version = \(step.version)")
+            }
+        }
+    }
+}

@@ -1,0 +1,305 @@
+#!/usr/bin/env bash
+# build-deps.sh ARCH   (ARCH = aarch64 | x86_64)
+#
+# Builds the C libraries the firmware links statically (SQLite, libnl-3 +
+# libnl-route-3, libcap) for ARCH-linux-musl with zig's C compiler
+# (scripts/zigcc), from the Debian source packages of the versions this
+# machine's apt knows. Result, relative to the repository root:
+#
+#   .build-fw-deps/ARCH/include/{sqlite3.h,sqlite3ext.h,netlink/,sys/capability.h}
+#   .build-fw-deps/ARCH/lib/{libsqlite3.a,libnl-3.a,libnl-route-3.a,libcap.a}
+#
+# Sources are fetched once into .build-fw-deps/src/ (shared by both ARCHes;
+# every ARCH builds in its own copy / out-of-tree directory under
+# .build-fw-deps/build/ARCH/). A stamp per library and ARCH makes a re-run a
+# no-op (<1 s). `rm -rf .build-fw-deps` starts over (e.g. to pick up a newer
+# Debian revision); `rm .build-fw-deps/ARCH/.stamp-LIB` rebuilds one library.
+#
+# Needs: apt (network), dpkg-dev (dpkg-source), make, gcc (host tools),
+# bison, flex (libnl), tclsh (package `tcl`: SQLite's amalgamation generator),
+# python3 -m ziglang (pip install ziglang). No root needed beyond apt's
+# network access: apt runs on private state under .build-fw-deps/src/apt/.
+#
+# Environment (all optional):
+#   JOBS                      parallel make jobs (default: nproc)
+#   SQLITE3_VERSION LIBNL3_VERSION LIBCAP2_VERSION
+#                             Debian source version to fetch instead of the
+#                             automatic choice (the source version of the
+#                             installed binary package if the archive still has
+#                             it, else the newest version the archive offers)
+set -euo pipefail
+
+usage() { echo "usage: $0 aarch64|x86_64" >&2; exit 2; }
+[ $# -eq 1 ] || usage
+ARCH="$1"
+case "$ARCH" in aarch64|x86_64) ;; *) usage ;; esac
+
+T0=$(date +%s)
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SCRIPTS="$ROOT/scripts"
+BASE="$ROOT/.build-fw-deps"
+SRC="$BASE/src"
+OUT="$BASE/$ARCH"
+BLD="$BASE/build/$ARCH"
+TARGET="$ARCH-linux-musl"
+JOBS="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
+
+# Don't let the caller's build environment leak into the libraries.
+unset CC CXX CPP LD AR RANLIB NM STRIP CFLAGS CXXFLAGS CPPFLAGS LDFLAGS LIBS \
+      CROSS_COMPILE MAKEFLAGS MFLAGS MAKELEVEL GNUMAKEFLAGS CONFIG_SITE || true
+export LC_ALL=C
+
+log() { printf '[build-deps %s %s] %s\n' "$(date +%T)" "$ARCH" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+trap 'rc=$?; [ $rc -eq 0 ] || log "FAILED (exit $rc)"' EXIT
+
+# run LOGFILE CMD...: run CMD with its output in LOGFILE; on failure show the
+# end of the log and stop.
+run() {
+  local logf="$1"; shift
+  if ! "$@" >>"$logf" 2>&1; then
+    log "command failed: $*"
+    log "last lines of $logf:"
+    tail -n 40 "$logf" >&2
+    exit 1
+  fi
+}
+
+# Versioned sources of each library: Debian source package, the binary package
+# whose installed version picks the source version, upstream tree name.
+LIBS=(sqlite3 libnl3 libcap2)
+declare -A BINPKG=([sqlite3]=libsqlite3-0 [libnl3]=libnl-3-200 [libcap2]=libcap2)
+declare -A VERVAR=([sqlite3]=SQLITE3_VERSION [libnl3]=LIBNL3_VERSION [libcap2]=LIBCAP2_VERSION)
+
+# Flags for everything compiled for the target.
+COPTS="-Os -ffunction-sections -fdata-sections"
+# SQLite compile-time options. They are also given to the amalgamation
+# generator (OPTS=), as SQLite recommends for SQLITE_OMIT_*. HAVE_* are what
+# configure would find in musl; without HAVE_USLEEP SQLite sleeps (busy
+# timeout) in whole seconds.
+SQLITE_DEFS="-DSQLITE_THREADSAFE=1 -DSQLITE_OMIT_LOAD_EXTENSION -DSQLITE_DQS=0
+ -DSQLITE_DEFAULT_MEMSTATUS=0 -DSQLITE_DEFAULT_WAL_SYNCHRONOUS=1
+ -DSQLITE_OMIT_DEPRECATED -DSQLITE_OMIT_SHARED_CACHE
+ -DSQLITE_LIKE_DOESNT_MATCH_BLOBS -DSQLITE_MAX_EXPR_DEPTH=0
+ -DSQLITE_OMIT_PROGRESS_CALLBACK"
+SQLITE_DEFS="$(echo $SQLITE_DEFS)"
+SQLITE_HAVE="-DHAVE_USLEEP=1 -DHAVE_LOCALTIME_R=1 -DHAVE_GMTIME_R=1 -DHAVE_FDATASYNC=1 -DHAVE_STRCHRNUL=1 -DHAVE_POSIX_FALLOCATE=1"
+
+# ---------------------------------------------------------------- fast path
+# Everything is done when every stamp exists and matches its recipe. The
+# recipe (stamp content) is computed from the source version, the flags and
+# the zig version, so checking it costs one zig call (~0.1 s).
+recipe() { # LIB -> the content of its stamp
+  local lib="$1"
+  printf 'lib=%s\nsource=%s\nzig=%s\ntarget=%s\ncopts=%s\n' \
+    "$lib" "$(cat "$SRC/$lib.version" 2>/dev/null || echo none)" "$ZIG_VERSION" "$TARGET" "$COPTS"
+  case "$lib" in
+    sqlite3) printf 'defs=%s %s\n' "$SQLITE_DEFS" "$SQLITE_HAVE" ;;
+    libnl3)  printf 'configure=--disable-shared --enable-static --disable-cli\n' ;;
+    libcap2) printf 'make=SHARED=no PAM_CAP=no GOLANG=no USE_GPERF=no libcap.a\n' ;;
+  esac
+  printf 'recipe=1\n'
+}
+stamp_ok() { [ -f "$OUT/.stamp-$1" ] && [ "$(cat "$OUT/.stamp-$1")" = "$(recipe "$1")" ]; }
+
+command -v python3 >/dev/null || die "python3 not found"
+ZIG_EXE="$(python3 -c 'import os, ziglang; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))' 2>/dev/null)" \
+  || die "python3 -m ziglang not importable: run scripts/setup.sh (pip install ziglang)"
+[ -x "$ZIG_EXE" ] || die "zig binary not found at $ZIG_EXE"
+ZIG_VERSION="$("$ZIG_EXE" version)"
+export ZIG_EXE
+
+all_done=1
+for lib in "${LIBS[@]}"; do stamp_ok "$lib" || { all_done=0; break; }; done
+if [ "$all_done" = 1 ]; then
+  log "up to date ($OUT)"
+  exit 0
+fi
+
+# One build at a time per tree (both ARCHes share src/).
+mkdir -p "$BASE"
+exec 9>"$BASE/.lock"
+if ! flock -n 9; then
+  log "waiting for another build-deps.sh run"
+  flock 9
+fi
+
+for t in make gcc bison flex dpkg-source apt-get apt-cache tclsh; do
+  command -v "$t" >/dev/null || {
+    case "$t" in
+      tclsh) die "tclsh not found (Debian package: tcl); SQLite's amalgamation generator needs it" ;;
+      dpkg-source) die "dpkg-source not found (Debian package: dpkg-dev)" ;;
+      *) die "$t not found (run scripts/setup.sh)" ;;
+    esac
+  }
+done
+
+export ZIG_TARGET="$TARGET"
+ZIGCC="$SCRIPTS/zigcc"
+ZIGAR="$SCRIPTS/zigar"
+[ -x "$ZIGCC" ] && [ -x "$ZIGAR" ] || die "scripts/zigcc or scripts/zigar missing or not executable"
+mkdir -p "$SRC" "$BLD" "$OUT/include" "$OUT/lib"
+
+# ---------------------------------------------------------------- sources
+APTDIR="$SRC/apt"
+APT_OPTS=(-o Dir::Etc::SourceList=/dev/null
+          -o "Dir::Etc::SourceParts=$APTDIR/parts"
+          -o "Dir::State::Lists=$APTDIR/lists"
+          -o "Dir::Cache=$APTDIR/cache"
+          -o Acquire::Languages=none
+          -o APT::Get::Only-Source=true)
+# As root apt downloads as _apt, which cannot write into our directories.
+[ "$(id -u)" != 0 ] || APT_OPTS+=(-o APT::Sandbox::User=root)
+APT_READY=0
+
+apt_prepare() {
+  [ "$APT_READY" = 0 ] || return 0
+  log "apt: deb-src lists from the machine's sources (private state in $APTDIR)"
+  rm -rf "$APTDIR"
+  mkdir -p "$APTDIR/parts" "$APTDIR/lists/partial" "$APTDIR/cache/archives/partial"
+  local f=/etc/apt/sources.list.d/debian.sources
+  if [ -f "$f" ]; then
+    sed -E 's/^Types:.*/Types: deb-src/' "$f" >"$APTDIR/parts/debian-src.sources"
+  elif [ -f /etc/apt/sources.list ] && grep -qE '^deb[[:space:]]' /etc/apt/sources.list; then
+    sed -nE 's/^deb([[:space:]])/deb-src\1/p' /etc/apt/sources.list >"$APTDIR/parts/debian-src.list"
+  else
+    die "no Debian sources found in /etc/apt (need $f)"
+  fi
+  run "$APTDIR/apt.log" apt-get "${APT_OPTS[@]}" -q update
+  APT_READY=1
+}
+
+pick_version() { # SRCPKG -> Debian source version to fetch
+  local src="$1" var="${VERVAR[$1]}" avail inst best v
+  if [ -n "${!var:-}" ]; then echo "${!var}"; return; fi
+  avail="$(apt-cache "${APT_OPTS[@]}" showsrc "$src" 2>/dev/null |
+           awk -v p="$src" '/^Package:/{ok=($2==p)} ok && /^Version:/{print $2}')"
+  [ -n "$avail" ] || die "apt knows no source package $src"
+  inst="$(dpkg-query -W -f='${db:Status-Status} ${source:Version}' "${BINPKG[$src]}" 2>/dev/null || true)"
+  if [ "${inst%% *}" = installed ] && grep -qxF "${inst#* }" <<<"$avail"; then
+    echo "${inst#* }"; return
+  fi
+  best=
+  for v in $avail; do
+    if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$best"; then best="$v"; fi
+  done
+  echo "$best"
+}
+
+# fetch SRCPKG: $SRC/SRCPKG/ holds the unpacked, patched Debian source and
+# $SRC/SRCPKG.version its version.
+fetch() {
+  local pkg="$1" ver dl="$SRC/dl" t
+  [ -f "$SRC/$pkg.version" ] && [ -d "$SRC/$pkg" ] && return 0
+  apt_prepare
+  ver="$(pick_version "$pkg")"
+  log "fetch: $pkg $ver (apt-get source)"
+  mkdir -p "$dl"
+  t=$(date +%s)
+  (cd "$dl" && run "$dl/$pkg.log" apt-get "${APT_OPTS[@]}" -q source --download-only "$pkg=$ver")
+  local dsc
+  dsc="$(ls "$dl/${pkg}_${ver#*:}.dsc" 2>/dev/null)" || die "no .dsc for $pkg $ver in $dl"
+  rm -rf "$SRC/$pkg" "$SRC/$pkg.tmp"
+  run "$dl/$pkg.log" dpkg-source --no-copy -x "$dsc" "$SRC/$pkg.tmp"
+  mv "$SRC/$pkg.tmp" "$SRC/$pkg"
+  echo "$ver" >"$SRC/$pkg.version"
+  log "fetch: $pkg $ver unpacked in $(( $(date +%s) - t )) s"
+}
+
+# libnl3: Debian's patches touch Makefile.am; make must not try to rerun
+# automake, so the generated files get newer times than their inputs.
+libnl_fix_times() {
+  local d="$SRC/libnl3" now
+  now=$(date +%s)
+  find "$d" -path "$d/.pc" -prune -o \( -name Makefile.am -o -name configure.ac -o -name '*.m4' \) \
+    -type f -print0 | xargs -0 touch -d "@$((now - 60))"
+  touch -d "@$((now - 50))" "$d/aclocal.m4"
+  touch -d "@$((now - 40))" "$d/configure" "$d/lib/defs.h.in"
+  find "$d" -path "$d/.pc" -prune -o -name Makefile.in -type f -print0 | xargs -0 touch -d "@$((now - 30))"
+}
+
+# SQLite amalgamation (sqlite3.c/.h): generated once with host tools, shared
+# by both ARCHes. Recorded with the options it was generated with.
+AMALG="$SRC/sqlite3-amalgamation"
+amalgamation() {
+  local want="source=$(cat "$SRC/sqlite3.version") opts=$SQLITE_DEFS"
+  if [ -f "$AMALG/.stamp" ] && [ "$(cat "$AMALG/.stamp")" = "$want" ]; then return 0; fi
+  log "sqlite3: generating the amalgamation (host gcc + tclsh)"
+  local b="$BASE/build/host/sqlite3" t
+  t=$(date +%s)
+  rm -rf "$b" "$AMALG"; mkdir -p "$b"
+  (cd "$b" && run "$b/build.log" "$SRC/sqlite3/configure" --disable-tcl --disable-readline \
+      --disable-load-extension --disable-shared CC=gcc CFLAGS=-O1)
+  (cd "$b" && run "$b/build.log" make -j"$JOBS" OPTS="$SQLITE_DEFS" sqlite3.c)
+  mkdir -p "$AMALG.tmp"
+  cp "$b/sqlite3.c" "$b/sqlite3.h" "$SRC/sqlite3/src/sqlite3ext.h" "$AMALG.tmp/"
+  echo "$want" >"$AMALG.tmp/.stamp"
+  mv "$AMALG.tmp" "$AMALG"
+  log "sqlite3: amalgamation ready in $(( $(date +%s) - t )) s"
+}
+
+# ---------------------------------------------------------------- builds
+build_sqlite3() {
+  amalgamation
+  local b="$BLD/sqlite3"
+  rm -rf "$b"; mkdir -p "$b"
+  run "$b/build.log" "$ZIGCC" $COPTS $SQLITE_DEFS $SQLITE_HAVE -I"$AMALG" \
+    -c "$AMALG/sqlite3.c" -o "$b/sqlite3.o"
+  run "$b/build.log" "$ZIGAR" rcs "$b/libsqlite3.a" "$b/sqlite3.o"
+  rm -f "$OUT/lib/libsqlite3.a" "$OUT/include/sqlite3.h" "$OUT/include/sqlite3ext.h"
+  cp "$b/libsqlite3.a" "$OUT/lib/"
+  cp "$AMALG/sqlite3.h" "$AMALG/sqlite3ext.h" "$OUT/include/"
+}
+
+build_libnl3() {
+  local s="$SRC/libnl3" b="$BLD/libnl3"
+  rm -rf "$b"; mkdir -p "$b"
+  (cd "$b" && run "$b/build.log" "$s/configure" \
+      --build="$(gcc -dumpmachine)" --host="$TARGET" \
+      --prefix=/usr --sysconfdir=/etc \
+      --disable-shared --enable-static --disable-cli --disable-debug \
+      CC="$ZIGCC" AR="$ZIGAR" RANLIB="$ZIGAR --ranlib" CFLAGS="$COPTS")
+  (cd "$b" && run "$b/build.log" make -j"$JOBS" lib/libnl-3.la lib/libnl-route-3.la)
+  rm -rf "$OUT/include/netlink" "$OUT/lib/libnl-3.a" "$OUT/lib/libnl-route-3.a"
+  cp "$b/lib/.libs/libnl-3.a" "$b/lib/.libs/libnl-route-3.a" "$OUT/lib/"
+  cp -R "$s/include/netlink" "$OUT/include/netlink"
+  rm -f "$OUT/include/netlink/version.h.in"
+  cp "$b/include/netlink/version.h" "$OUT/include/netlink/version.h"
+}
+
+build_libcap2() {
+  local b="$BLD/libcap2"
+  rm -rf "$b"
+  cp -a "$SRC/libcap2" "$b"
+  run "$b.log" make -C "$b/libcap" -j"$JOBS" \
+      CROSS_COMPILE="$TARGET-" CC="$ZIGCC" BUILD_CC=gcc \
+      AR="$ZIGAR" RANLIB="$ZIGAR --ranlib" lib=lib \
+      SHARED=no PAM_CAP=no GOLANG=no USE_GPERF=no \
+      COPTS="$COPTS" libcap.a
+  rm -f "$OUT/lib/libcap.a" "$OUT/include/sys/capability.h"
+  mkdir -p "$OUT/include/sys"
+  cp "$b/libcap/libcap.a" "$OUT/lib/"
+  cp "$b/libcap/include/sys/capability.h" "$OUT/include/sys/"
+}
+
+log "target $TARGET, zig $ZIG_VERSION, $JOBS jobs, output $OUT"
+for lib in "${LIBS[@]}"; do fetch "$lib"; done
+[ -f "$SRC/libnl3/.times-fixed" ] || { libnl_fix_times; touch "$SRC/libnl3/.times-fixed"; }
+
+for lib in "${LIBS[@]}"; do
+  if stamp_ok "$lib"; then
+    log "$lib: up to date"
+    continue
+  fi
+  rm -f "$OUT/.stamp-$lib"
+  log "$lib $(cat "$SRC/$lib.version"): building"
+  t=$(date +%s)
+  "build_$lib"
+  recipe "$lib" >"$OUT/.stamp-$lib"
+  log "$lib: done in $(( $(date +%s) - t )) s"
+done
+
+log "done in $(( $(date +%s) - T0 )) s:"
+for f in libsqlite3.a libnl-3.a libnl-route-3.a libcap.a; do
+  printf '  %-18s %6d KB\n' "$f" $(( $(stat -c %s "$OUT/lib/$f") / 1024 )) >&2
+done

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Builds the firmware binary: every product module compiled as Embedded Swift
+# (one swiftc call per module, whole-module, -Osize), the C shim and the C
+# libraries compiled for musl by zig, linked statically and stripped.
+#   scripts/firmware.sh ARCH         (ARCH = aarch64 | x86_64)
+# Output: out/ARCH/dnsbox (stripped), out/ARCH/dnsbox.unstripped, out/ARCH/dnsbox.map
+set -euo pipefail
+ARCH=${1:?usage: scripts/firmware.sh aarch64|x86_64}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+case "$ARCH" in
+  aarch64) SWIFT_TARGET=aarch64-none-none-elf; ZIG_TARGET=aarch64-linux-musl ;;
+  x86_64)  SWIFT_TARGET=x86_64-unknown-none-elf; ZIG_TARGET=x86_64-linux-musl ;;
+  *) echo "firmware: unknown ARCH '$ARCH' (aarch64 | x86_64)" >&2; exit 2 ;;
+esac
+
+# Product modules in dependency order. Keep in sync with Package.swift.
+MODULES=(Config Sys Runtime Store Applets dnsbox)
+
+SWIFTC=$(command -v swiftc)
+TOOLCHAIN=$(dirname "$(dirname "$(readlink -f "$SWIFTC")")")
+EMBEDDED_LIB="$TOOLCHAIN/lib/swift/embedded/$SWIFT_TARGET"
+OBJCOPY="$TOOLCHAIN/bin/llvm-objcopy"
+ZIGLIB=$(python3 -c 'import ziglang, os; print(os.path.join(os.path.dirname(ziglang.__file__), "lib"))')
+DEPS="$ROOT/.build-fw-deps/$ARCH"
+B="$ROOT/.build-fw-$ARCH"
+OUT="$ROOT/out/$ARCH"
+export ZIG_TARGET
+ZIGCC="$ROOT/scripts/zigcc"
+
+for lib in libsqlite3.a libnl-3.a libnl-route-3.a libcap.a; do
+  [ -f "$DEPS/lib/$lib" ] || { echo "firmware: $DEPS/lib/$lib missing: run scripts/build-deps.sh $ARCH" >&2; exit 1; }
+done
+mkdir -p "$B/shim" "$OUT"
+
+# Clang flags for the musl headers zig carries (no host glibc headers).
+CFLAGS_MUSL=(-nostdinc
+  -isystem "$ZIGLIB/libc/include/$ARCH-linux-musl"
+  -isystem "$ZIGLIB/libc/include/generic-musl"
+  -isystem "$ZIGLIB/libc/include/$ARCH-linux-any"
+  -isystem "$ZIGLIB/libc/include/any-linux-any"
+  -isystem "$ZIGLIB/include"
+  -D__linux__ -I "$DEPS/include")
+XCC=()
+for f in "${CFLAGS_MUSL[@]}"; do XCC+=(-Xcc "$f"); done
+
+t0=$(date +%s.%N)
+for m in "${MODULES[@]}"; do
+  echo "  SWIFT  $m"
+  "$SWIFTC" -target "$SWIFT_TARGET" -enable-experimental-feature Embedded \
+    -wmo -Osize -parse-as-library -Xfrontend -function-sections \
+    "${XCC[@]}" -I "$ROOT/Sources/CShim/include" -I "$B" \
+    -module-name "$m" -emit-module -emit-module-path "$B/$m.swiftmodule" \
+    -c "$ROOT"/Sources/"$m"/*.swift -o "$B/$m.o"
+done
+t1=$(date +%s.%N)
+
+for c in "$ROOT"/Sources/CShim/*.c; do
+  o="$B/shim/$(basename "$c" .c).o"
+  echo "  CC     $(basename "$c")"
+  "$ZIGCC" -target "$ZIG_TARGET" -Os -ffunction-sections -fdata-sections -D_GNU_SOURCE \
+    -I "$ROOT/Sources/CShim/include" -I "$DEPS/include" -c "$c" -o "$o"
+done
+
+echo "  LINK   out/$ARCH/dnsbox"
+OBJS=()
+for m in "${MODULES[@]}"; do OBJS+=("$B/$m.o"); done
+"$ZIGCC" -target "$ZIG_TARGET" -static -Wl,--gc-sections -Wl,-Map="$OUT/dnsbox.map" \
+  "${OBJS[@]}" "$B"/shim/*.o \
+  "$DEPS/lib/libsqlite3.a" "$DEPS/lib/libnl-route-3.a" "$DEPS/lib/libnl-3.a" "$DEPS/lib/libcap.a" \
+  "$EMBEDDED_LIB/libswiftUnicodeDataTables.a" \
+  -o "$OUT/dnsbox.unstripped"
+"$OBJCOPY" --strip-all "$OUT/dnsbox.unstripped" "$OUT/dnsbox"
+t2=$(date +%s.%N)
+awk -v a="$ARCH" -v s="$(stat -c %s "$OUT/dnsbox")" -v t0="$t0" -v t1="$t1" -v t2="$t2" \
+  'BEGIN { printf "firmware: out/%s/dnsbox %d bytes (swift %.1fs, c+link %.1fs)\n", a, s, t1 - t0, t2 - t1 }' 
+file "$OUT/dnsbox"

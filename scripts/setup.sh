@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what dnsbox needs on a fresh Debian (bookworm) machine. Idempotent:
+# each step checks first, so a second run does nothing and takes ~1 s.
+# Root installs system packages; as non-root it only reports what is missing.
+set -euo pipefail
+
+APT_PKGS=(
+  # host build
+  libsqlite3-dev libnl-3-dev libnl-route-3-dev libcap-dev pkg-config
+  # firmware build: Debian sources of the C libraries, their build tools
+  dpkg-dev bison flex make gcc file binutils
+  # firmware smoke test and image check
+  qemu-user-static skopeo
+  # system tests and real peers
+  python3-pytest dnsutils iproute2 sqlite3 busybox procps
+)
+
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing packages (run as root to install): ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# zig (C compiler + musl for the firmware), from PyPI.
+if ! python3 -c 'import ziglang' 2>/dev/null; then
+  echo "setup: pip install ziglang"
+  python3 -m pip install -q ziglang
+fi
+# pytest for the system tests, in the python3 that runs them.
+if ! python3 -c 'import pytest' 2>/dev/null; then
+  python3 -m pip install -q pytest
+fi
+exit 0
