@@ -65,6 +65,10 @@ public final class Database {
     }
 
     /// A cached prepared statement, reset and with bindings cleared.
+    ///
+    /// Contract: a caller that stops stepping before `step()` returned false
+    /// must `reset()` it (use `defer`); an un-reset read statement keeps its
+    /// read transaction open and pins this connection to an old snapshot.
     public func prepare(_ sql: String) throws(StoreError) -> Statement {
         if let s = cache[sql] {
             s.reset()
@@ -98,6 +102,7 @@ public final class Database {
     /// Runs `PRAGMA integrity_check`; returns "ok" or the first problems.
     public func integrityCheck() throws(StoreError) -> String {
         let s = try prepare("PRAGMA integrity_check")
+        defer { s.reset() }
         var out: [String] = []
         while try s.step() { out.append(s.string(0) ?? "") }
         return out.joined(separator: "; ")

@@ -28,7 +28,9 @@ public enum Migrations {
     public static var latestVersion: Int { steps.last?.version ?? 0 }
 
     public static func currentVersion(_ db: Database) -> Int {
-        guard let s = try? db.prepare("PRAGMA user_version"), (try? s.step()) == true else { return 0 }
+        guard let s = try? db.prepare("PRAGMA user_version") else { return 0 }
+        defer { s.reset() }
+        guard (try? s.step()) == true else { return 0 }
         return Int(s.int(0))
     }
 

@@ -31,6 +31,7 @@ public final class Store {
     /// The change counter: increases with every committed write.
     public func generation() throws(StoreError) -> Int64 {
         let s = try db.prepare("SELECT value FROM meta WHERE key = 'generation'")
+        defer { s.reset() }
         guard try s.step() else { return 0 }
         return Int64(s.string(0) ?? "0") ?? 0
     }
@@ -49,6 +50,7 @@ public final class Store {
 
     public func get(_ ns: String, _ key: String) throws(StoreError) -> String? {
         let s = try db.prepare("SELECT value FROM kv WHERE ns = ?1 AND key = ?2")
+        defer { s.reset() }
         s.bind(1, ns).bind(2, key)
         return try s.step() ? s.string(0) : nil
     }
@@ -82,6 +84,7 @@ public final class Store {
 
     public func count(_ ns: String) throws(StoreError) -> Int {
         let s = try db.prepare("SELECT COUNT(*) FROM kv WHERE ns = ?1")
+        defer { s.reset() }
         s.bind(1, ns)
         return try s.step() ? Int(s.int(0)) : 0
     }

@@ -1,0 +1,93 @@
+import Testing
+@testable import Store
+import Sys
+
+private func tempDB(_ tag: String) -> String {
+    "/tmp/dnsbox-store-test-\(Sys.pid)-\(tag)-\(Sys.random64() % 1_000_000)/sub/dir/dnsbox.db"
+}
+
+@Suite struct StoreTests {
+    @Test func openCreatesMissingDirectoriesAndAppliesMigrations() throws {
+        let path = tempDB("open")
+        let store = try Store(path: path)
+        #expect(FileSystem.kind(FileSystem.dirname(path)) == .directory)
+        #expect(store.schemaVersion == Migrations.latestVersion)
+        #expect(try store.generation() == 0)
+        let s = try store.db.prepare("PRAGMA journal_mode")
+        defer { s.reset() }
+        #expect(try s.step())
+        #expect(s.string(0) == "wal")
+    }
+
+    @Test func writesBumpTheGenerationAndPersistAcrossReopen() throws {
+        let path = tempDB("persist")
+        do {
+            let store = try Store(path: path)
+            try store.set("peers", "b", "2")
+            try store.set("peers", "a", "1")
+            try store.set("peers", "a", "one")
+            #expect(try store.generation() == 3)
+            #expect(try store.delete("peers", "missing") == false)
+            #expect(try store.generation() == 4)
+        }
+        let again = try Store(path: path)
+        #expect(try again.get("peers", "a") == "one")
+        #expect(try again.get("peers", "zzz") == nil)
+        #expect(try again.list("peers").map { "\($0.key)=\($0.value)" } == ["a=one", "b=2"])
+        #expect(try again.count("peers") == 2)
+        #expect(try again.delete("peers", "a"))
+        #expect(try again.list("peers").count == 1)
+        #expect(try again.generation() == 5)
+    }
+
+    @Test func anotherConnectionSeesTheGenerationChange() throws {
+        let path = tempDB("gen")
+        let writer = try Store(path: path)
+        let reader = try Store(path: path)
+        let g0 = try reader.generation()
+        try writer.set("x", "k", "v")
+        #expect(try reader.generation() == g0 + 1)
+        #expect(try reader.get("x", "k") == "v")
+    }
+
+    @Test func aFailedWriteRollsBackEverything() throws {
+        let store = try Store(path: tempDB("rollback"))
+        #expect(throws: StoreError.self) {
+            try store.write { (db) throws(StoreError) in
+                let s = try db.prepare("INSERT INTO kv(ns, key, value, updated) VALUES('n', 'k', 'v', 0)")
+                try s.run()
+                try db.exec("INSERT INTO no_such_table VALUES(1)")
+            }
+        }
+        #expect(try store.get("n", "k") == nil)
+        #expect(try store.generation() == 0)
+    }
+
+    @Test func aNewerSchemaIsRefusedNotDowngraded() throws {
+        let path = tempDB("newer")
+        do {
+            let store = try Store(path: path)
+            try store.db.exec("PRAGMA user_version = 999")
+        }
+        do {
+            _ = try Store(path: path)
+            Issue.record("opening a newer schema must fail")
+        } catch {
+            #expect(error.message.contains("newer than this dnsbox"))
+        }
+    }
+
+    @Test func integrityCheckSaysOK() throws {
+        let store = try Store(path: tempDB("check"))
+        #expect(try store.db.integrityCheck() == "ok")
+    }
+
+    @Test func anUnwritableLocationIsAClearError() {
+        do {
+            _ = try Store(path: "/proc/dnsbox-cannot-be-here/x.db")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.description.contains("/proc/dnsbox-cannot-be-here"))
+        }
+    }
+}
