@@ -26,7 +26,8 @@
 #                             Debian source version to fetch instead of the
 #                             automatic choice (the source version of the
 #                             installed binary package if the archive still has
-#                             it, else the newest version the archive offers)
+#                             it, else the newest version the archive offers;
+#                             older ones are tried if a download fails)
 set -euo pipefail
 
 usage() { echo "usage: $0 aarch64|x86_64" >&2; exit 2; }
@@ -169,36 +170,52 @@ apt_prepare() {
   APT_READY=1
 }
 
-pick_version() { # SRCPKG -> Debian source version to fetch
-  local src="$1" var="${VERVAR[$1]}" avail inst best v
+# candidates SRCPKG: Debian source versions to try, best first: the version
+# forced by SQLITE3_VERSION etc., else the source version of the installed
+# binary package (if the archive lists it), then the others, newest first
+# (an index can list a version whose files are already gone, e.g. libcap2
+# 1:2.66-4+deb12u2 in bookworm-security answers 404).
+candidates() {
+  local src="$1" var="${VERVAR[$1]}" avail inst best v rest
   if [ -n "${!var:-}" ]; then echo "${!var}"; return; fi
   avail="$(apt-cache "${APT_OPTS[@]}" showsrc "$src" 2>/dev/null |
-           awk -v p="$src" '/^Package:/{ok=($2==p)} ok && /^Version:/{print $2}')"
-  [ -n "$avail" ] || die "apt knows no source package $src"
+           awk -v p="$src" '/^Package:/{ok=($2==p)} ok && /^Version:/{print $2}' | awk '!seen[$0]++')"
+  [ -n "$avail" ] || { log "apt knows no source package $src"; return 1; }
   inst="$(dpkg-query -W -f='${db:Status-Status} ${source:Version}' "${BINPKG[$src]}" 2>/dev/null || true)"
   if [ "${inst%% *}" = installed ] && grep -qxF "${inst#* }" <<<"$avail"; then
-    echo "${inst#* }"; return
+    echo "${inst#* }"
+    avail="$(grep -vxF "${inst#* }" <<<"$avail" || true)"
   fi
-  best=
-  for v in $avail; do
-    if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$best"; then best="$v"; fi
+  while [ -n "$avail" ]; do
+    best=
+    for v in $avail; do
+      if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$best"; then best="$v"; fi
+    done
+    echo "$best"
+    avail="$(grep -vxF "$best" <<<"$avail" || true)"
   done
-  echo "$best"
 }
 
 # fetch SRCPKG: $SRC/SRCPKG/ holds the unpacked, patched Debian source and
 # $SRC/SRCPKG.version its version.
 fetch() {
-  local pkg="$1" ver dl="$SRC/dl" t
+  local pkg="$1" vers ver= v dl="$SRC/dl" t
   [ -f "$SRC/$pkg.version" ] && [ -d "$SRC/$pkg" ] && return 0
   apt_prepare
-  ver="$(pick_version "$pkg")"
-  log "fetch: $pkg $ver (apt-get source)"
+  vers="$(candidates "$pkg")" || die "no source versions for $pkg"
   mkdir -p "$dl"
   t=$(date +%s)
-  (cd "$dl" && run "$dl/$pkg.log" apt-get "${APT_OPTS[@]}" -q source --download-only "$pkg=$ver")
-  local dsc
-  dsc="$(ls "$dl/${pkg}_${ver#*:}.dsc" 2>/dev/null)" || die "no .dsc for $pkg $ver in $dl"
+  for v in $vers; do
+    log "fetch: $pkg $v (apt-get source)"
+    if (cd "$dl" && apt-get "${APT_OPTS[@]}" -q source --download-only "$pkg=$v") >>"$dl/$pkg.log" 2>&1; then
+      ver="$v"; break
+    fi
+    log "fetch: $pkg $v could not be downloaded:"
+    grep -E '^(E|Err):' "$dl/$pkg.log" | tail -n 3 >&2 || true
+  done
+  [ -n "$ver" ] || die "could not download any version of $pkg (log: $dl/$pkg.log)"
+  local dsc="$dl/${pkg}_${ver#*:}.dsc"
+  [ -f "$dsc" ] || die "no $dsc after download"
   rm -rf "$SRC/$pkg" "$SRC/$pkg.tmp"
   run "$dl/$pkg.log" dpkg-source --no-copy -x "$dsc" "$SRC/$pkg.tmp"
   mv "$SRC/$pkg.tmp" "$SRC/$pkg"

@@ -46,7 +46,15 @@ XCC=()
 for f in "${CFLAGS_MUSL[@]}"; do XCC+=(-Xcc "$f"); done
 
 t0=$(date +%s.%N)
+# A module is rebuilt when one of its sources, the C shim header or a module
+# it may import changed since its object was written.
+stale=0
 for m in "${MODULES[@]}"; do
+  if [ "$stale" = 0 ] && [ -f "$B/$m.o" ] && [ -f "$B/$m.swiftmodule" ] && \
+     [ -z "$(find "$ROOT/Sources/$m" "$ROOT/Sources/CShim/include" -newer "$B/$m.o" -print -quit)" ]; then
+    continue
+  fi
+  stale=1 # later modules may import this one: rebuild them too
   echo "  SWIFT  $m"
   "$SWIFTC" -target "$SWIFT_TARGET" -enable-experimental-feature Embedded \
     -wmo -Osize -parse-as-library -Xfrontend -function-sections \
@@ -66,7 +74,7 @@ done
 echo "  LINK   out/$ARCH/dnsbox"
 OBJS=()
 for m in "${MODULES[@]}"; do OBJS+=("$B/$m.o"); done
-"$ZIGCC" -target "$ZIG_TARGET" -static -Wl,--gc-sections -Wl,-Map="$OUT/dnsbox.map" \
+"$ZIGCC" -target "$ZIG_TARGET" -static -Wl,--gc-sections -Wl,--Map="$OUT/dnsbox.map" \
   "${OBJS[@]}" "$B"/shim/*.o \
   "$DEPS/lib/libsqlite3.a" "$DEPS/lib/libnl-route-3.a" "$DEPS/lib/libnl-3.a" "$DEPS/lib/libcap.a" \
   "$EMBEDDED_LIB/libswiftUnicodeDataTables.a" \

@@ -126,13 +126,10 @@ enum CtlCommand {
             Console.err("Usage: \(usage)\n")
             return ExitCode.usage
         }
-        let rundir: String
-        do throws(ConfigError) {
-            rundir = Settings(try opts.loadConfig()).rundir
-        } catch {
-            Console.err("dnsbox: \(error.description)\n")
-            return ExitCode.failure
-        }
+        // Only the run directory is needed, and a broken config is exactly when
+        // `ctl init reload` must still reach init to report the error: read
+        // `rundir` without validating the rest of the file.
+        let rundir = Settings.lenientRundir(path: opts.resolvedConfigPath)
         let path = rundir + "/" + opts.rest[0] + ".sock"
         let command = opts.rest.dropFirst().joined(separator: " ")
         do throws(SysError) {

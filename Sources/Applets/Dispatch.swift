@@ -36,6 +36,7 @@ public func dnsboxMain(_ argv: [String]) -> Int32 {
     case "show-config": return ConfigCommands.show(args)
     case "db": return DBCommand.main(args)
     case "ctl": return CtlCommand.main(args)
+    case "ifaces": return IfacesCommand.main(args)
     default:
         guard let applet = Applets.find(first) else { return unknownApplet(first) }
         return runApplet(applet, args)
@@ -85,6 +86,7 @@ func listing() -> String {
       install [-f] DIR              create the applet symlinks in DIR
       db [-c FILE] SUBCOMMAND       inspect the state database (info, check, get, set, list, delete)
       ctl [-c FILE] APPLET COMMAND  send a command (status, reload) to a running applet
+      ifaces [list|add|del|watch]   interfaces and addresses through rtnetlink (add IF A/P [LABEL])
       --list | --help [APPLET] | --version
 
     """

@@ -72,6 +72,17 @@ struct Settings {
                               env: { Sys.getenv($0) })
     }
 
+    /// `rundir` from a config that may not validate (default when unreadable).
+    static func lenientRundir(path: String) -> String {
+        let fallback = "/run/dnsbox"
+        guard let bytes = try? FileSystem.readFile(path),
+              let doc = try? UCIDocument.parse(bytes, file: path) else { return fallback }
+        for s in doc.sections where s.type == "dnsbox" {
+            if let v = s.option("rundir")?.values.last, !v.isEmpty, !v.hasPrefix("$"), !v.hasPrefix("{") { return v }
+        }
+        return fallback
+    }
+
     func applyLogging(applet: String) {
         Logger.shared.configure(applet: applet, level: logLevel, format: logFormat, target: logTarget)
     }

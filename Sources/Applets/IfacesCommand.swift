@@ -1,0 +1,80 @@
+import Runtime
+import Sys
+
+/// `dnsbox ifaces`: interfaces and addresses as dnsbox sees them through
+/// rtnetlink, address changes with labels (what bgpd does for lo:dns*), and a
+/// watch of link/address events.
+enum IfacesCommand {
+    static let usage = """
+    dnsbox ifaces [list]
+    dnsbox ifaces add IFNAME ADDRESS/PREFIX [LABEL]
+    dnsbox ifaces del IFNAME ADDRESS/PREFIX
+    dnsbox ifaces watch [SECONDS]
+    """
+
+    static func main(_ args: [String]) -> Int32 {
+        do throws(SysError) {
+            let nl = try Netlink()
+            switch args.first ?? "list" {
+            case "list" where args.count <= 1:
+                let addrs = try nl.addresses()
+                for l in try nl.links() {
+                    var line = "\(l.index): \(l.name) \(l.isUp ? "up" : "down") mtu \(l.mtu)"
+                    if l.mac.count == 6 { line += " mac " + macString(l.mac) }
+                    Console.out(line + "\n")
+                    for a in addrs where a.interfaceIndex == l.index {
+                        let fam = a.address.family == .v4 ? "inet" : "inet6"
+                        Console.out("    \(fam) \(a.address.ipString)/\(a.prefixLength)\(a.label.isEmpty || a.label == l.name ? "" : " label " + a.label)\n")
+                    }
+                }
+            case "add" where args.count == 3 || args.count == 4, "del" where args.count == 3:
+                guard let index = nl.index(of: args[1]) else { throw SysError("no interface '\(args[1])'", code: 19) }
+                guard let (addr, prefix) = parsePrefix(args[2]) else {
+                    Console.err("dnsbox ifaces: bad ADDRESS/PREFIX '\(args[2])'\n")
+                    return ExitCode.usage
+                }
+                if args[0] == "add" {
+                    try nl.addAddress(addr, prefixLength: prefix, interface: index, label: args.count == 4 ? args[3] : "")
+                } else {
+                    try nl.removeAddress(addr, prefixLength: prefix, interface: index)
+                }
+            case "watch" where args.count <= 2:
+                let seconds = args.count == 2 ? UInt64(args[1]) ?? 0 : 0
+                let watch = try NetlinkWatch()
+                let loop = try EventLoop()
+                try loop.add(fd: watch.fd) { _ in
+                    let n = watch.drain()
+                    if n > 0 { Console.out("changed \(n)\n") }
+                }
+                if seconds > 0 { loop.schedule(after: seconds * 1000) { loop.stop() } }
+                Console.out("watching\n")
+                loop.run()
+            default:
+                Console.err("Usage: \(usage)\n")
+                return ExitCode.usage
+            }
+            return ExitCode.ok
+        } catch {
+            Console.err("dnsbox ifaces: \(error.description)\n")
+            return ExitCode.failure
+        }
+    }
+
+    static func parsePrefix(_ s: String) -> (SocketAddress, Int)? {
+        let parts = s.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let addr = SocketAddress(ip: String(parts[0]), port: 0), let p = Int(parts[1]),
+              p >= 0, p <= (addr.family == .v4 ? 32 : 128) else { return nil }
+        return (addr, p)
+    }
+
+    static func macString(_ mac: [UInt8]) -> String {
+        let hex: [Character] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "b", "c", "d", "e", "f"]
+        var s = ""
+        for (i, b) in mac.enumerated() {
+            if i > 0 { s += ":" }
+            s.append(hex[Int(b >> 4)])
+            s.append(hex[Int(b & 15)])
+        }
+        return s
+    }
+}
