@@ -26,8 +26,10 @@ test: build unit-test system-test
 unit-test:
 	swift test $(SWIFT_BUILD_FLAGS)
 
+# DNSBOX_BIN=out/x86_64/dnsbox runs the same suite against the firmware binary.
+DNSBOX_BIN ?= $(abspath $(HOST_BIN))
 system-test:
-	DNSBOX_BIN=$(abspath $(HOST_BIN)) $(PYTEST) -q -rs Tests/system
+	DNSBOX_BIN=$(DNSBOX_BIN) $(PYTEST) -q -rs Tests/system
 
 # A development instance: init with dev/dnsbox.conf on unprivileged paths,
 # database under ./var/, logs on the terminal. Ctrl-C stops it.
@@ -47,7 +49,7 @@ firmware-all:
 # Runs the firmware binaries (aarch64 under qemu-aarch64-static) through the
 # firmware system tests: version, symlink dispatch, config, store, init.
 smoke:
-	DNSBOX_BIN=$(abspath $(HOST_BIN)) $(PYTEST) -q -rs Tests/system/test_firmware.py Tests/system/test_image.py
+	$(PYTEST) -q -rs Tests/system/test_firmware.py Tests/system/test_image.py
 
 image:
 	$(MAKE) firmware ARCH=$$(sed -n 's/^ARCH := //p' board/$(BOARD)/board.mk)

@@ -101,7 +101,14 @@ recipe() { # LIB -> the content of its stamp
   esac
   printf 'recipe=1\n'
 }
-stamp_ok() { [ -f "$OUT/.stamp-$1" ] && [ "$(cat "$OUT/.stamp-$1")" = "$(recipe "$1")" ]; }
+declare -A OUTPUTS=([sqlite3]="lib/libsqlite3.a include/sqlite3.h"
+  [libnl3]="lib/libnl-3.a lib/libnl-route-3.a include/netlink/version.h"
+  [libcap2]="lib/libcap.a include/sys/capability.h")
+stamp_ok() {
+  local f
+  for f in ${OUTPUTS[$1]}; do [ -f "$OUT/$f" ] || return 1; done
+  [ -f "$OUT/.stamp-$1" ] && [ "$(cat "$OUT/.stamp-$1")" = "$(recipe "$1")" ]
+}
 
 command -v python3 >/dev/null || die "python3 not found"
 ZIG_EXE="$(python3 -c 'import os, ziglang; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))' 2>/dev/null)" \
@@ -125,10 +132,9 @@ if ! flock -n 9; then
   flock 9
 fi
 
-for t in make gcc bison flex dpkg-source apt-get apt-cache tclsh; do
+for t in make gcc bison flex dpkg-source apt-get apt-cache; do
   command -v "$t" >/dev/null || {
     case "$t" in
-      tclsh) die "tclsh not found (Debian package: tcl); SQLite's amalgamation generator needs it" ;;
       dpkg-source) die "dpkg-source not found (Debian package: dpkg-dev)" ;;
       *) die "$t not found (run scripts/setup.sh)" ;;
     esac
@@ -242,6 +248,8 @@ amalgamation() {
   local want="source=$(cat "$SRC/sqlite3.version") opts=$SQLITE_DEFS"
   if [ -f "$AMALG/.stamp" ] && [ "$(cat "$AMALG/.stamp")" = "$want" ]; then return 0; fi
   log "sqlite3: generating the amalgamation (host gcc + tclsh)"
+  command -v tclsh >/dev/null ||
+    die "tclsh not found (Debian package: tcl); SQLite's amalgamation generator needs it"
   local b="$BASE/build/host/sqlite3" t
   t=$(date +%s)
   rm -rf "$b" "$AMALG"; mkdir -p "$b"

@@ -74,11 +74,12 @@ done
 echo "  LINK   out/$ARCH/dnsbox"
 OBJS=()
 for m in "${MODULES[@]}"; do OBJS+=("$B/$m.o"); done
-"$ZIGCC" -target "$ZIG_TARGET" -static -Wl,--gc-sections -Wl,--Map="$OUT/dnsbox.map" \
+# zig's driver rejects -Map; --print-map writes the same lld map to stdout.
+"$ZIGCC" -target "$ZIG_TARGET" -static -Wl,--gc-sections -Wl,--print-map \
   "${OBJS[@]}" "$B"/shim/*.o \
   "$DEPS/lib/libsqlite3.a" "$DEPS/lib/libnl-route-3.a" "$DEPS/lib/libnl-3.a" "$DEPS/lib/libcap.a" \
   "$EMBEDDED_LIB/libswiftUnicodeDataTables.a" \
-  -o "$OUT/dnsbox.unstripped"
+  -o "$OUT/dnsbox.unstripped" > "$OUT/dnsbox.map"
 "$OBJCOPY" --strip-all "$OUT/dnsbox.unstripped" "$OUT/dnsbox"
 t2=$(date +%s.%N)
 awk -v a="$ARCH" -v s="$(stat -c %s "$OUT/dnsbox")" -v t0="$t0" -v t1="$t1" -v t2="$t2" \

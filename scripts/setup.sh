@@ -8,7 +8,7 @@ APT_PKGS=(
   # host build
   libsqlite3-dev libnl-3-dev libnl-route-3-dev libcap-dev pkg-config
   # firmware build: Debian sources of the C libraries, their build tools
-  dpkg-dev bison flex make gcc file binutils
+  dpkg-dev bison flex make gcc file binutils tcl
   # firmware smoke test and image check
   qemu-user-static skopeo
   # system tests and real peers

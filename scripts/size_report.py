@@ -19,6 +19,8 @@ def part_of(path: str) -> str:
         return {"libsqlite3.a": "sqlite", "libnl-3.a": "libnl", "libnl-route-3.a": "libnl-route",
                 "libcap.a": "libcap", "libc.a": "musl libc", "libswiftUnicodeDataTables.a": "swift unicode tables",
                 }.get(lib, lib)
+    if path.startswith("<internal>"):
+        return "linker-merged (constants, eh_frame)"
     base = os.path.basename(path.split(":(")[0])
     if base.endswith(".o"):
         name = base[:-2]
