@@ -31,11 +31,11 @@ DNSBOX_BIN ?= $(abspath $(HOST_BIN))
 system-test:
 	DNSBOX_BIN=$(DNSBOX_BIN) $(PYTEST) -q -rs Tests/system
 
-# A development instance: init with dev/dnsbox.conf on unprivileged paths,
+# A development instance: init with scripts/dev.conf on unprivileged paths,
 # database under ./var/, logs on the terminal. Ctrl-C stops it.
 run: build
 	@mkdir -p var
-	$(HOST_BIN) init -c dev/dnsbox.conf
+	$(HOST_BIN) init -c scripts/dev.conf
 
 # Static musl firmware for ARCH (aarch64 | x86_64): out/ARCH/dnsbox.
 firmware: setup

@@ -26,6 +26,16 @@ int dx_drop_privileges(int switch_user, unsigned uid, unsigned gid, const int *c
     if (ncaps < 0 || ncaps > 64) { errno = EINVAL; return -1; }
     for (int i = 0; i < ncaps; i++) keep[i] = (cap_value_t)caps[i];
 
+    /* Trim the bounding set first: it needs CAP_SETPCAP in the effective set,
+     * which setuid below clears (skipped quietly without it). */
+    if (CAP_IS_SUPPORTED(CAP_SETPCAP)) {
+        for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++) {
+            int wanted = 0;
+            for (int i = 0; i < ncaps; i++) if (keep[i] == c) wanted = 1;
+            if (!wanted && cap_get_bound(c) == 1) (void)cap_drop_bound(c);
+        }
+    }
+
     if (switch_user) {
         /* Keep permitted capabilities across setuid, then restore effective ones. */
         if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return -1;
@@ -34,15 +44,6 @@ int dx_drop_privileges(int switch_user, unsigned uid, unsigned gid, const int *c
         if (setgid(g) != 0) return -1;
         if (setuid((uid_t)uid) != 0) return -1;
         if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) return -1;
-    }
-
-    /* Trim the bounding set (needs CAP_SETPCAP; skipped quietly without it). */
-    if (CAP_IS_SUPPORTED(CAP_SETPCAP)) {
-        for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++) {
-            int wanted = 0;
-            for (int i = 0; i < ncaps; i++) if (keep[i] == c) wanted = 1;
-            if (!wanted && cap_get_bound(c) == 1) (void)cap_drop_bound(c);
-        }
     }
 
     cap_t cur = cap_get_proc();

@@ -145,16 +145,14 @@ int dx_unix_dgram_bind(const char *path) {
     if (bind(fd, (struct sockaddr *)&sun, len) != 0) { int e = errno; close(fd); errno = e; return -1; }
     return fd;
 }
-int dx_unix_dgram_client(char *bound_path_out, size_t cap, const char *dir) {
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+int dx_unix_dgram_client(void) {
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
-    char path[108];
-    snprintf(path, sizeof path, "%s/.client-%d", dir, (int)getpid());
-    struct sockaddr_un sun; socklen_t len;
-    if (unix_addr(path, &sun, &len) != 0) { close(fd); return -1; }
-    unlink(path);
-    if (bind(fd, (struct sockaddr *)&sun, len) != 0) { int e = errno; close(fd); errno = e; return -1; }
-    if (bound_path_out && cap > 0) { snprintf(bound_path_out, cap, "%s", path); }
+    struct sockaddr_un sun;
+    memset(&sun, 0, sizeof sun);
+    sun.sun_family = AF_UNIX;
+    /* Binding only the family asks the kernel for a unique abstract name. */
+    if (bind(fd, (struct sockaddr *)&sun, sizeof(sa_family_t)) != 0) { int e = errno; close(fd); errno = e; return -1; }
     return fd;
 }
 ssize_t dx_unix_sendto(int fd, const char *path, const void *buf, size_t len) {
@@ -164,17 +162,22 @@ ssize_t dx_unix_sendto(int fd, const char *path, const void *buf, size_t len) {
     do { r = sendto(fd, buf, len, MSG_NOSIGNAL, (struct sockaddr *)&sun, alen); } while (r < 0 && errno == EINTR);
     return r;
 }
-ssize_t dx_unix_recvfrom(int fd, void *buf, size_t len, char *from_path, size_t path_len) {
+ssize_t dx_unix_recv(int fd, void *buf, size_t len, dx_unix_peer *peer) {
     struct sockaddr_un sun; socklen_t alen = sizeof sun;
     memset(&sun, 0, sizeof sun);
     ssize_t r;
     do { r = recvfrom(fd, buf, len, 0, (struct sockaddr *)&sun, &alen); } while (r < 0 && errno == EINTR);
-    if (r >= 0 && from_path && path_len > 0) {
-        size_t n = alen > offsetof(struct sockaddr_un, sun_path) ? alen - offsetof(struct sockaddr_un, sun_path) : 0;
-        if (n >= path_len) n = path_len - 1;
-        memcpy(from_path, sun.sun_path, n);
-        from_path[n] = 0;
+    if (r >= 0 && peer) {
+        if (alen > sizeof peer->raw) alen = sizeof peer->raw;
+        memcpy(peer->raw, &sun, alen);
+        peer->len = alen;
     }
+    return r;
+}
+ssize_t dx_unix_reply(int fd, const dx_unix_peer *peer, const void *buf, size_t len) {
+    if (peer->len <= sizeof(sa_family_t)) { errno = ENOTCONN; return -1; }
+    ssize_t r;
+    do { r = sendto(fd, buf, len, MSG_NOSIGNAL, (const struct sockaddr *)peer->raw, peer->len); } while (r < 0 && errno == EINTR);
     return r;
 }
 

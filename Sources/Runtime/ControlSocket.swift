@@ -22,18 +22,15 @@ public final class ControlServer {
     }
 
     private func drain(_ handler: (String) -> String) {
-        var from = [CChar](repeating: 0, count: 110)
+        var peer = dx_unix_peer()
         while true {
-            let n = buffer.withUnsafeMutableBytes { dx_unix_recvfrom(fd, $0.baseAddress, $0.count, &from, from.count) }
+            let n = buffer.withUnsafeMutableBytes { dx_unix_recv(fd, $0.baseAddress, $0.count, &peer) }
             if n < 0 { return }
             var cmd = String(decoding: buffer[0..<n], as: UTF8.self)
             while let last = cmd.last, last == "\n" || last == " " || last == "\r" { cmd.removeLast() }
             let reply = handler(cmd)
-            let peer = Sys.string(cString: from)
-            if !peer.isEmpty {
-                var r = reply
-                r.withUTF8 { b in _ = dx_unix_sendto(fd, peer, b.baseAddress, b.count) }
-            }
+            var r = reply
+            r.withUTF8 { b in _ = dx_unix_reply(fd, &peer, b.baseAddress, b.count) }
         }
     }
 
@@ -47,24 +44,16 @@ public final class ControlServer {
 public enum ControlClient {
     /// Sends `command` to the control socket at `path` and waits for the reply.
     public static func send(_ command: String, to path: String, timeoutMs: Int = 3000) throws(SysError) -> String {
-        var bound = [CChar](repeating: 0, count: 110)
-        var dir = FileSystem.dirname(path)
-        if !FileSystem.isWritable(dir) { dir = "/tmp" }
-        let fd = dx_unix_dgram_client(&bound, bound.count, dir)
-        if fd < 0 { throw SysError.last("control client socket in \(dir)") }
-        let boundPath = Sys.string(cString: bound)
-        defer {
-            _ = dx_close(fd)
-            _ = dx_unlink(boundPath)
-        }
-        _ = dx_set_nonblock(fd)
+        let fd = dx_unix_dgram_client()
+        if fd < 0 { throw SysError.last("control client socket") }
+        defer { _ = dx_close(fd) }
         var c = command
         let sent = c.withUTF8 { b in dx_unix_sendto(fd, path, b.baseAddress, b.count) }
         if sent < 0 { throw SysError.last("send to \(path)") }
         var buf = [UInt8](repeating: 0, count: 65536)
         var waited = 0
         while true {
-            let n = buf.withUnsafeMutableBytes { dx_unix_recvfrom(fd, $0.baseAddress, $0.count, nil, 0) }
+            let n = buf.withUnsafeMutableBytes { dx_unix_recv(fd, $0.baseAddress, $0.count, nil) }
             if n >= 0 { return String(decoding: buf[0..<n], as: UTF8.self) }
             if dx_errno() != Int32(DX_EAGAIN) { throw SysError.last("receive from \(path)") }
             if waited >= timeoutMs { throw SysError("no reply from \(path)", code: Int32(DX_ETIMEDOUT)) }

@@ -165,11 +165,16 @@ int dx_addr_format(const dx_addr *a, char *buf, size_t len);
 unsigned dx_if_nametoindex(const char *name);
 
 /* Unix datagram sockets (control sockets). */
+typedef struct { uint8_t raw[112]; uint32_t len; } dx_unix_peer; /* opaque sockaddr_un */
 int dx_unix_dgram_bind(const char *path); /* unlinks a stale path first; nonblock, cloexec */
-int dx_unix_dgram_client(char *bound_path_out, size_t len, const char *dir); /* auto-bound client */
+/* A client socket autobound to an abstract address: no file, no permission
+ * checks on replies, nothing to clean up. Non-blocking, cloexec. */
+int dx_unix_dgram_client(void);
 ssize_t dx_unix_sendto(int fd, const char *path, const void *buf, size_t len);
-/* Receives one datagram; fills from_path (NUL-terminated, may be empty). */
-ssize_t dx_unix_recvfrom(int fd, void *buf, size_t len, char *from_path, size_t path_len);
+/* Receives one datagram; peer (may be NULL) records the sender for dx_unix_reply. */
+ssize_t dx_unix_recv(int fd, void *buf, size_t len, dx_unix_peer *peer);
+/* Sends to the recorded sender; fails with ENOTCONN for unbound senders. */
+ssize_t dx_unix_reply(int fd, const dx_unix_peer *peer, const void *buf, size_t len);
 
 /* ---- batched UDP I/O: recvmmsg/sendmmsg into preallocated slots ---- */
 typedef struct dx_batch dx_batch;
