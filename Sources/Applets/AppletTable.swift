@@ -14,7 +14,7 @@ public struct Applet {
     public var available: Bool
     /// Hidden from `--list` and `install` (diagnostic applets).
     public var hidden: Bool
-    /// Capabilities kept after start-up when running as root.
+    /// Capabilities kept after start-up when running as root (ServiceHost.dropPrivileges).
     public var capabilities: [Capability]
     public var run: (_ args: [String]) -> Int32
 }
@@ -60,7 +60,9 @@ public enum Applets {
                  after 10 s) and exit. Safe as PID 1: reaps every zombie.
                  Control socket: RUNDIR/init.sock (status, reload).
                """, section: nil, available: true, hidden: false,
-               capabilities: [.kill, .setuid, .setgid, .netBindService, .netRaw, .netAdmin, .netBroadcast, .chown, .dacOverride],
+               // init keeps its privileges: each child binds its sockets as
+               // root and then drops to its own declared capabilities.
+               capabilities: [],
                run: { args in InitApplet.main(args) }),
         Applet(name: "idle", summary: "diagnostic service on the shared runtime (control socket, reload, signals), no protocol",
                usage: """

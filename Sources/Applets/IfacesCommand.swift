@@ -1,3 +1,4 @@
+import Config
 import Runtime
 import Sys
 
@@ -61,10 +62,8 @@ enum IfacesCommand {
     }
 
     static func parsePrefix(_ s: String) -> (SocketAddress, Int)? {
-        let parts = s.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let addr = SocketAddress(ip: String(parts[0]), port: 0), let p = Int(parts[1]),
-              p >= 0, p <= (addr.family == .v4 ? 32 : 128) else { return nil }
-        return (addr, p)
+        guard let cidr = CIDR(s) else { return nil }
+        return (SocketAddress(family: cidr.address.isV4 ? .v4 : .v6, bytes: cidr.address.bytes, port: 0), cidr.prefix)
     }
 
     static func macString(_ mac: [UInt8]) -> String {

@@ -150,6 +150,7 @@ final class Supervisor {
             log.info("started \(name)", [("pid", "\(pid)")])
         } catch {
             log.error("cannot start \(name): \(error.description)")
+            children[i].lastExit = "spawn failed: \(error.description)"
             scheduleRestart(i)
         }
     }
