@@ -86,7 +86,10 @@ public struct Socket {
     public init(fd: Int32) { self.fd = fd }
 
     public struct Options {
-        public var reuseAddress = true
+        /// SO_REUSEADDR; nil = on for TCP listeners (restart through
+        /// TIME_WAIT), off for UDP, where it would let a second process
+        /// silently bind the same address and steal its datagrams.
+        public var reuseAddress: Bool? = nil
         public var reusePort = false
         public var packetInfo = false
         public var v6Only = true
@@ -125,7 +128,7 @@ public struct Socket {
         if fd < 0 { throw SysError.last("socket \(addr)") }
         let s = Socket(fd: fd)
         var failed: String? = nil
-        if o.reuseAddress && dx_set_reuseaddr(fd) != 0 { failed = "SO_REUSEADDR" }
+        if (o.reuseAddress ?? (type == Int32(DX_SOCK_STREAM))) && dx_set_reuseaddr(fd) != 0 { failed = "SO_REUSEADDR" }
         if failed == nil && o.reusePort && dx_set_reuseport(fd) != 0 { failed = "SO_REUSEPORT" }
         if failed == nil && addr.family == .v6 && dx_set_v6only(fd, o.v6Only ? 1 : 0) != 0 { failed = "IPV6_V6ONLY" }
         if failed == nil && o.packetInfo && dx_set_pktinfo(fd, addr.afValue) != 0 { failed = "PKTINFO" }
