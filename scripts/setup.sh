@@ -30,13 +30,25 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# zig (C compiler + musl for the firmware), from PyPI.
-if ! python3 -c 'import ziglang' 2>/dev/null; then
-  echo "setup: pip install ziglang"
-  python3 -m pip install -q ziglang
+# pip for the python3 on PATH (the one the Makefile and scripts run).
+pip_install() {
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    [ "$(id -u)" = 0 ] || { echo "setup: python3 has no pip (run as root to install python3-pip)" >&2; exit 1; }
+    apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+  fi
+  # A distribution python (PEP 668, "externally managed") needs the override.
+  python3 -m pip install -q "$@" 2>/dev/null || python3 -m pip install -q --break-system-packages "$@"
+}
+
+# zig (C compiler + musl for the firmware), from PyPI, at the version the
+# firmware recipe was proven with.
+ZIGLANG_VERSION=0.17.1
+if [ "$(python3 -c 'import importlib.metadata as m; print(m.version("ziglang"))' 2>/dev/null)" != "$ZIGLANG_VERSION" ]; then
+  echo "setup: pip install ziglang==$ZIGLANG_VERSION"
+  pip_install "ziglang==$ZIGLANG_VERSION"
 fi
 # pytest for the system tests, in the python3 that runs them.
 if ! python3 -c 'import pytest' 2>/dev/null; then
-  python3 -m pip install -q pytest
+  pip_install pytest
 fi
 exit 0

@@ -75,6 +75,8 @@ final class Supervisor {
     var control: ControlServer?
     var shuttingDown = false
     var exitCode = ExitCode.ok
+    /// Applets whose child exited 69 (not in this build): never started again.
+    var unavailable: Set<String> = []
 
     init(configPath: String, config: Config) throws(SysError) {
         self.configPath = configPath
@@ -121,12 +123,26 @@ final class Supervisor {
     /// Starts applets that became enabled and stops those that no longer are.
     func reconcile() {
         let want = Supervisor.enabledApplets(config)
-        for i in children.indices where !want.contains(where: { $0.name == children[i].applet.name }) {
+        for i in children.indices {
+            let name = children[i].applet.name
+            if want.contains(where: { $0.name == name }) {
+                // Re-enabled while it was stopping: keep it; reap() restarts it.
+                children[i].wanted = true
+                continue
+            }
+            guard children[i].wanted else { continue }
             children[i].wanted = false
             if let t = children[i].restartTimer { loop.cancel(t) }
+            children[i].restartTimer = nil
             if let pid = children[i].pid {
-                log.info("stopping \(children[i].applet.name) (disabled in config)")
+                log.info("stopping \(name) (disabled in config)")
                 Process.kill(pid, Signal.term)
+                loop.schedule(after: Supervisor.stopDeadlineMs) { [unowned(unsafe) self] in
+                    if let c = self.children.first(where: { $0.pid == pid && !$0.wanted }) {
+                        log.warn("\(c.applet.name) did not stop in time; SIGKILL", [("pid", "\(pid)")])
+                        Process.kill(pid, Signal.kill)
+                    }
+                }
             }
         }
         children.removeAll { !$0.wanted && $0.pid == nil }
@@ -135,6 +151,7 @@ final class Supervisor {
                 log.warn("\(a.name) is enabled in the config but not yet available in this build; not started")
                 continue
             }
+            if unavailable.contains(a.name) { continue }
             children.append(Child(applet: a))
             start(children.count - 1)
         }
@@ -151,6 +168,7 @@ final class Supervisor {
         } catch {
             log.error("cannot start \(name): \(error.description)")
             children[i].lastExit = "spawn failed: \(error.description)"
+            children[i].startedAt = loop.now() // a failed start counts as a quick crash
             scheduleRestart(i)
         }
     }
@@ -194,6 +212,7 @@ final class Supervisor {
             } else if !e.signaled && e.code == ExitCode.unavailable {
                 log.error("\(children[i].applet.name) is not available in this build; not restarting")
                 children[i].wanted = false
+                unavailable.insert(children[i].applet.name)
             } else {
                 scheduleRestart(i)
             }
@@ -203,16 +222,24 @@ final class Supervisor {
     }
 
     func reload() -> String {
-        let next: Config
+        if shuttingDown { return "error: shutting down" }
+        var next: Config
         do throws(ConfigError) { next = try Settings.load(path: configPath) } catch {
             log.error("reload failed, keeping the previous config: \(error.description)")
             return "error: \(error.description)"
         }
+        var nextSettings = Settings(next)
+        nextSettings.keepRestartOnly(from: settings)
         config = next
-        settings = Settings(next)
+        settings = nextSettings
         settings.applyLogging(applet: "init")
+        // Children running before this reload get SIGHUP; ones reconcile()
+        // starts now read the new config anyway.
+        let running = children.compactMap { $0.pid }
         reconcile()
-        for c in children { if let pid = c.pid { Process.kill(pid, Signal.hup) } }
+        for pid in running where children.contains(where: { $0.pid == pid && $0.wanted }) {
+            Process.kill(pid, Signal.hup)
+        }
         return "ok reloaded"
     }
 

@@ -75,14 +75,16 @@ final class ServiceHost {
     }
 
     /// Keeps only the applet's declared capabilities, switching to the
-    /// configured user. A no-op for non-root processes without a user.
+    /// configured user when root. A non-root process still sheds capabilities
+    /// it may have got from file capabilities or its container.
     func dropPrivileges() -> Bool {
-        if Sys.uid != 0 {
-            if let u = settings.user { log.warn("not running as root; option user '\(u)' ignored") }
-            return true
+        var user = settings.user
+        if Sys.uid != 0, let u = user {
+            log.warn("not running as root; option user '\(u)' ignored")
+            user = nil
         }
         do throws(SysError) {
-            try Privileges.drop(toUser: settings.user, keep: applet.capabilities)
+            try Privileges.drop(toUser: user, keep: applet.capabilities)
             return true
         } catch {
             log.error("cannot drop privileges: \(error.description)")
@@ -101,8 +103,10 @@ final class ServiceHost {
             log.error("reload rejected, keeping the previous config: \(problem)")
             return "error: \(problem)"
         }
+        var nextSettings = Settings(next)
+        nextSettings.keepRestartOnly(from: settings)
         config = next
-        settings = Settings(next)
+        settings = nextSettings
         settings.applyLogging(applet: applet.name)
         reloads += 1
         log.info("config reloaded", [("reloads", "\(reloads)")])

@@ -72,15 +72,28 @@ struct Settings {
                               env: { Sys.getenv($0) })
     }
 
+    /// Where a process keeps its sockets and state cannot move under it: a
+    /// reload keeps the running values of `rundir` and `database` (and says so).
+    mutating func keepRestartOnly(from running: Settings) {
+        if rundir != running.rundir {
+            log.warn("option rundir changed to '\(rundir)'; it takes effect after a restart")
+            rundir = running.rundir
+        }
+        if database != running.database {
+            log.warn("option database changed to '\(database)'; it takes effect after a restart")
+            database = running.database
+        }
+    }
+
     /// `rundir` from a config that may not validate (default when unreadable).
     static func lenientRundir(path: String) -> String {
         let fallback = "/run/dnsbox"
         guard let bytes = try? FileSystem.readFile(path),
               let doc = try? UCIDocument.parse(bytes, file: path) else { return fallback }
-        for s in doc.sections where s.type == "dnsbox" {
-            if let v = s.option("rundir")?.values.last, !v.isEmpty, !v.hasPrefix("$"), !v.hasPrefix("{") { return v }
-        }
-        return fallback
+        // The same section the applets read: the first `config dnsbox`.
+        guard let s = doc.sections.first(where: { $0.type == "dnsbox" }),
+              let v = s.option("rundir")?.values.last, !v.isEmpty, !v.hasPrefix("$"), !v.hasPrefix("{") else { return fallback }
+        return v
     }
 
     func applyLogging(applet: String) {

@@ -14,6 +14,7 @@
 #include <sys/capability.h>
 
 int dx_lookup_user(const char *name, unsigned *uid, unsigned *gid) {
+    errno = 0;
     struct passwd *pw = getpwnam(name);
     if (!pw) { if (errno == 0) errno = ENOENT; return -1; }
     *uid = pw->pw_uid;
@@ -29,7 +30,9 @@ int dx_drop_privileges(int switch_user, unsigned uid, unsigned gid, const int *c
     /* Trim the bounding set first: it needs CAP_SETPCAP in the effective set,
      * which setuid below clears (skipped quietly without it). */
     if (CAP_IS_SUPPORTED(CAP_SETPCAP)) {
-        for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++) {
+        /* cap_max_bits: the running kernel's count, which may exceed the headers'. */
+        cap_value_t last = (cap_value_t)cap_max_bits() - 1;
+        for (cap_value_t c = 0; c <= last; c++) {
             int wanted = 0;
             for (int i = 0; i < ncaps; i++) if (keep[i] == c) wanted = 1;
             if (!wanted && cap_get_bound(c) == 1) (void)cap_drop_bound(c);

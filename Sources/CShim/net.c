@@ -243,13 +243,19 @@ int dx_batch_recv(int fd, dx_batch *b) {
     return r;
 }
 
-uint8_t *dx_batch_buf(dx_batch *b, int i) { return b->bufs + (size_t)i * (size_t)b->bufsize; }
+#define IN_RANGE(b, i) ((i) >= 0 && (i) < (b)->n)
+uint8_t *dx_batch_buf(dx_batch *b, int i) {
+    return IN_RANGE(b, i) ? b->bufs + (size_t)i * (size_t)b->bufsize : NULL;
+}
 int dx_batch_len(const dx_batch *b, int i) {
     /* A datagram larger than the slot is truncated by the kernel (MSG_TRUNC). */
-    return (int)b->msgs[i].msg_len;
+    return IN_RANGE(b, i) ? (int)b->msgs[i].msg_len : 0;
 }
 int dx_batch_capacity(const dx_batch *b) { return b->bufsize; }
-void dx_batch_peer(const dx_batch *b, int i, dx_addr *out) { from_sockaddr(&b->peers[i].sa, out); }
+void dx_batch_peer(const dx_batch *b, int i, dx_addr *out) {
+    if (!IN_RANGE(b, i)) { memset(out, 0, sizeof *out); return; }
+    from_sockaddr(&b->peers[i].sa, out);
+}
 
 static struct cmsghdr *find_pktinfo(const struct msghdr *h) {
     for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR((struct msghdr *)h, c)) {
@@ -261,6 +267,7 @@ static struct cmsghdr *find_pktinfo(const struct msghdr *h) {
 
 void dx_batch_local(const dx_batch *b, int i, dx_addr *out) {
     memset(out, 0, sizeof *out);
+    if (!IN_RANGE(b, i)) return;
     struct cmsghdr *c = find_pktinfo(&b->msgs[i].msg_hdr);
     if (!c) return;
     if (c->cmsg_level == IPPROTO_IP) {
@@ -274,6 +281,7 @@ void dx_batch_local(const dx_batch *b, int i, dx_addr *out) {
 }
 
 int dx_batch_ifindex(const dx_batch *b, int i) {
+    if (!IN_RANGE(b, i)) return 0;
     struct cmsghdr *c = find_pktinfo(&b->msgs[i].msg_hdr);
     if (!c) return 0;
     if (c->cmsg_level == IPPROTO_IP) { struct in_pktinfo pi; memcpy(&pi, CMSG_DATA(c), sizeof pi); return pi.ipi_ifindex; }
@@ -298,8 +306,11 @@ int dx_batch_send_replies(int fd, dx_batch *b, int count) {
         h->msg_namelen = b->msgs[i].msg_hdr.msg_namelen;
         h->msg_iov = &b->out_iovs[m];
         h->msg_iovlen = 1;
-        /* Reply from the address the query arrived at: echo its pktinfo,
-         * keeping the source address but clearing the interface for IPv4. */
+        /* Reply from the local address the query arrived at. IPv4: the
+         * kernel put that address in ipi_spec_dst (for a broadcast query it is
+         * the interface's unicast address, never the broadcast address).
+         * IPv6: a multicast destination is no source; let the kernel choose
+         * one on the arrival interface. */
         struct cmsghdr *in = find_pktinfo(&b->msgs[i].msg_hdr);
         if (in) {
             uint8_t *ctl = b->out_cmsgs + (size_t)m * DX_CMSG_SPACE;
@@ -312,28 +323,31 @@ int dx_batch_send_replies(int fd, dx_batch *b, int count) {
                 c->cmsg_level = IPPROTO_IP; c->cmsg_type = IP_PKTINFO;
                 c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
                 struct in_pktinfo pi; memcpy(&pi, CMSG_DATA(in), sizeof pi);
-                pi.ipi_spec_dst = pi.ipi_addr; pi.ipi_ifindex = 0;
+                pi.ipi_ifindex = 0;
                 memcpy(CMSG_DATA(c), &pi, sizeof pi);
             } else {
                 h->msg_controllen = CMSG_SPACE(sizeof(struct in6_pktinfo));
                 c = CMSG_FIRSTHDR(h);
                 c->cmsg_level = IPPROTO_IPV6; c->cmsg_type = IPV6_PKTINFO;
                 c->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
-                memcpy(CMSG_DATA(c), CMSG_DATA(in), sizeof(struct in6_pktinfo));
+                struct in6_pktinfo pi; memcpy(&pi, CMSG_DATA(in), sizeof pi);
+                if (pi.ipi6_addr.s6_addr[0] == 0xff) memset(&pi.ipi6_addr, 0, sizeof pi.ipi6_addr);
+                memcpy(CMSG_DATA(c), &pi, sizeof pi);
             }
         }
         m++;
     }
-    int sent = 0;
-    while (sent < m) {
-        int r = sendmmsg(fd, b->out + sent, (unsigned)(m - sent), MSG_DONTWAIT | MSG_NOSIGNAL);
+    int done = 0, accepted = 0;
+    while (done < m) {
+        int r = sendmmsg(fd, b->out + done, (unsigned)(m - done), MSG_DONTWAIT | MSG_NOSIGNAL);
         if (r < 0) {
             if (errno == EINTR) continue;
-            /* Drop the datagram that failed (e.g. unreachable peer) and go on. */
-            sent++;
+            /* The first datagram failed (e.g. unreachable peer): drop it, go on. */
+            done++;
             continue;
         }
-        sent += r;
+        done += r;
+        accepted += r;
     }
-    return m;
+    return accepted;
 }

@@ -150,15 +150,24 @@ int dx_dup2(int from, int to) { return dup2(from, to); }
 
 /* ---- processes ---- */
 int dx_spawn(const char *path, char *const argv[], int death_signal) {
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid != 0) return (int)pid; /* parent, or -1 */
-    sigset_t all;
-    sigemptyset(&all);
-    sigprocmask(SIG_SETMASK, &all, NULL);
-    for (int s = 1; s < 32; s++) {
-        if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
+    /* Child: only async-signal-safe calls until execv. Dispositions first,
+     * then the mask, so no inherited handler runs in between. SIGHUP starts
+     * ignored: a reload aimed at a child that has not yet set up its
+     * signalfd must not kill it (a blocked, ignored signal is still queued). */
+    for (int s = 1; s < 65; s++) {
+        if (s == SIGKILL || s == SIGSTOP) continue;
+        signal(s, s == SIGHUP ? SIG_IGN : SIG_DFL);
     }
-    if (death_signal > 0) prctl(PR_SET_PDEATHSIG, death_signal, 0, 0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (death_signal > 0) {
+        prctl(PR_SET_PDEATHSIG, death_signal, 0, 0, 0);
+        if (getppid() != parent) _exit(0); /* the parent died before prctl */
+    }
     execv(path, argv);
     _exit(127);
 }
@@ -231,6 +240,16 @@ int dx_eventfd_signal(int fd) { uint64_t one = 1; return write(fd, &one, sizeof 
 int dx_eventfd_drain(int fd) { uint64_t v; return read(fd, &v, sizeof v) == sizeof v ? 0 : -1; }
 int dx_timerfd(void) { return timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC); }
 
+/* ---- atomics ---- */
+int32_t *dx_atomic_new(int32_t v) {
+    int32_t *p = calloc(1, sizeof *p);
+    if (p) __atomic_store_n(p, v, __ATOMIC_SEQ_CST);
+    return p;
+}
+int32_t dx_atomic_load(const int32_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+void dx_atomic_store(int32_t *p, int32_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
+void dx_atomic_free(int32_t *p) { free(p); }
+
 /* ---- threads and locks ---- */
 struct dx_thread { pthread_t t; dx_thread_fn fn; void *ctx; };
 static void *dx_thread_main(void *p) { struct dx_thread *t = p; t->fn(t->ctx); return NULL; }
@@ -257,7 +276,15 @@ void dx_mutex_unlock(dx_mutex *m) { pthread_mutex_unlock(&m->m); }
 void dx_mutex_free(dx_mutex *m) { if (m) { pthread_mutex_destroy(&m->m); free(m); } }
 
 /* ---- syslog ---- */
-void dx_syslog_open(const char *ident) { openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON); }
+void dx_syslog_open(const char *ident) {
+    /* glibc keeps the pointer: give it a copy that lives as long as the process. */
+    static char *kept;
+    char *copy = strdup(ident);
+    if (!copy) return;
+    openlog(copy, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+    free(kept);
+    kept = copy;
+}
 void dx_syslog(int prio, const char *msg) { syslog(prio, "%s", msg); }
 
 /* ---- sqlite ---- */

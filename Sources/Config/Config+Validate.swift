@@ -37,9 +37,10 @@ extension Config {
                     throw ConfigError("unknown option '\(option.name)' in \(label)", at: option.location,
                                       hint: Suggestion.hint(for: option.name, among: spec.optionNames))
                 }
-                if case .list = option.value, !optionSpec.isList {
+                if case .list(let items) = option.value, !optionSpec.isList {
+                    // Point at the `list` line that made it a list.
                     throw ConfigError("option '\(option.name)' in \(label) takes a single value, not a list (use 'option', not 'list')",
-                                      at: option.location)
+                                      at: option.location(ofValue: max(0, items.count - 1)))
                 }
                 var values: [String] = []
                 for (k, raw) in option.value.values.enumerated() {
@@ -47,9 +48,10 @@ extension Config {
                     let value = try substituteEnvironment(raw, env: env, at: at,
                                                           context: "option '\(option.name)' in \(label)")
                     guard optionSpec.kind.accepts(value) else {
-                        let from = value == raw ? "" : " (from '\(raw)')"
+                        // A substituted value may be a secret: name only its source.
+                        let shown = value == raw ? "'\(value)'" : "from '\(raw)'"
                         throw ConfigError(
-                            "invalid value '\(value)'\(from) for option '\(option.name)' in \(label) (expected \(optionSpec.kind.expectation))",
+                            "invalid value \(shown) for option '\(option.name)' in \(label) (expected \(optionSpec.kind.expectation))",
                             at: at)
                     }
                     values.append(value)

@@ -6,6 +6,9 @@
 public enum OptionKind: Equatable, Sendable {
     /// Any text.
     case string
+    /// A file system path: non-empty, no NUL (relative paths are relative to
+    /// the working directory).
+    case path
     /// Decimal integer in `min...max` (a leading `-` only when `min < 0`).
     case int(min: Int, max: Int)
     /// See `parseBool`.
@@ -25,6 +28,7 @@ public enum OptionKind: Equatable, Sendable {
     public func accepts(_ value: String) -> Bool {
         switch self {
         case .string: return true
+        case .path: return !value.isEmpty && !value.utf8.contains(0)
         case .int(let min, let max):
             guard let n = parseInt(value) else { return false }
             return n >= min && n <= max
@@ -44,6 +48,7 @@ public enum OptionKind: Equatable, Sendable {
     public var expectation: String {
         switch self {
         case .string: return "a string"
+        case .path: return "a non-empty path"
         case .int(let min, let max): return "an integer \(min)..\(max)"
         case .bool: return "a boolean: 1/0, yes/no, on/off, true/false or enabled/disabled"
         case .duration: return "a duration such as 30 (seconds), 500ms, 5m or 1h30m"

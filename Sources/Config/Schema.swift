@@ -70,9 +70,9 @@ extension Schema {
     /// The schema of `/etc/config/dnsbox`.
     public static let dnsbox = Schema(sections: [
         SectionSpec(type: "dnsbox", summary: "global settings", options: [
-            OptionSpec(name: "database", kind: .string, defaultValue: "/var/lib/dnsbox/dnsbox.db",
+            OptionSpec(name: "database", kind: .path, defaultValue: "/var/lib/dnsbox/dnsbox.db",
                        summary: "path of the SQLite state database"),
-            OptionSpec(name: "rundir", kind: .string, defaultValue: "/run/dnsbox",
+            OptionSpec(name: "rundir", kind: .path, defaultValue: "/run/dnsbox",
                        summary: "directory for control sockets and pid files"),
             OptionSpec(name: "log_level", kind: .oneOf(["debug", "info", "warn", "error"]), defaultValue: "info",
                        summary: "lowest level that is logged"),

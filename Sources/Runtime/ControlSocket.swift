@@ -11,7 +11,13 @@ public final class ControlServer {
     private var buffer = [UInt8](repeating: 0, count: 4096)
 
     /// `handler` maps a command to its reply text; it runs on the loop thread.
+    /// Fails with EADDRINUSE when a live process already answers at `path`
+    /// (a second instance must not steal the first one's socket); a stale
+    /// socket left by a dead process is replaced.
     public init(path: String, loop: EventLoop, handler: @escaping (String) -> String) throws(SysError) {
+        if FileSystem.kind(path) == .other, (try? ControlClient.send("ping", to: path, timeoutMs: 300)) != nil {
+            throw SysError("control socket \(path) answers: another instance is running", code: Int32(DX_EADDRINUSE))
+        }
         let fd = dx_unix_dgram_bind(path)
         if fd < 0 { throw SysError.last("control socket \(path)") }
         _ = dx_chmod(path, 0o660)

@@ -31,7 +31,9 @@ public final class EventLoop {
     private var signalFD: Int32 = -1
     private var signalHandler: SignalHandler?
     private var events = [dx_event](repeating: dx_event(), count: 64)
-    private var running = false
+    /// 1 while run() should keep going; an atomic cell because stop() may be
+    /// called from any thread. A stop before run() starts makes run() return.
+    private let stopFlag: UnsafeMutablePointer<Int32>
     private let wakeFD: Int32
     /// The monotonic clock in nanoseconds; tests pass a manual clock.
     public let now: () -> UInt64
@@ -42,6 +44,8 @@ public final class EventLoop {
         wakeFD = dx_eventfd()
         if wakeFD < 0 { throw SysError.last("eventfd") }
         now = clock
+        guard let flag = dx_atomic_new(0) else { throw SysError("allocate stop flag", code: Int32(DX_ENOMEM)) }
+        stopFlag = flag
         _ = dx_epoll_add(ep, wakeFD, UInt32(DX_EPOLLIN), UInt64(UInt32(bitPattern: wakeFD)))
     }
 
@@ -49,6 +53,7 @@ public final class EventLoop {
         if signalFD >= 0 { _ = dx_close(signalFD) }
         _ = dx_close(wakeFD)
         _ = dx_close(ep)
+        dx_atomic_free(stopFlag)
     }
 
     // MARK: file descriptors
@@ -178,19 +183,22 @@ public final class EventLoop {
         return handled
     }
 
-    /// Runs until `stop()` is called (from a handler or another thread).
+    /// Runs until `stop()` is called (from a handler or another thread),
+    /// then clears the request so the loop can be run again.
     public func run() {
-        running = true
-        while running { runOnce() }
+        while dx_atomic_load(stopFlag) == 0 { runOnce() }
+        dx_atomic_store(stopFlag, 0)
     }
 
-    /// Makes `run()` return after the current iteration; safe from any thread.
+    /// Makes `run()` return after the current iteration (or at once, if it
+    /// has not started yet). Safe from any thread.
     public func stop() {
-        running = false
+        dx_atomic_store(stopFlag, 1)
         _ = dx_eventfd_signal(wakeFD)
     }
 
-    public var isRunning: Bool { running }
+    /// True while a stop is pending (set by `stop()`, cleared when `run()` returns).
+    public var isStopping: Bool { dx_atomic_load(stopFlag) != 0 }
 }
 
 /// A manually advanced clock for tests of timer-driven code.

@@ -42,11 +42,15 @@ public final class Database {
         self.path = path
         sqlite3_busy_timeout(db, 5000)
         sqlite3_extended_result_codes(db, 1)
-        if !readOnly {
-            try exec("PRAGMA journal_mode=WAL")
+        // The first statements are where a corrupt or foreign file shows up:
+        // name the file in that error.
+        do throws(StoreError) {
+            if !readOnly { try exec("PRAGMA journal_mode=WAL") }
+            try exec("PRAGMA synchronous=FULL")
+            try exec("PRAGMA foreign_keys=ON")
+        } catch {
+            throw StoreError("open \(path)", code: error.code, message: error.message)
         }
-        try exec("PRAGMA synchronous=FULL")
-        try exec("PRAGMA foreign_keys=ON")
     }
 
     deinit {

@@ -42,6 +42,9 @@ public enum Migrations {
         }
         for step in steps where step.version > current {
             try db.transaction { () throws(StoreError) in
+                // Another process may have applied it since we looked: the
+                // version read under BEGIN IMMEDIATE is the one that counts.
+                guard currentVersion(db) < step.version else { return }
                 try db.exec(step.sql)
                 try db.exec("PRAGMA user_version = \(step.version)")
             }

@@ -50,9 +50,14 @@ public enum Process {
 
     public static func setParentDeathSignal(_ sig: Int32) { _ = dx_set_parent_death_signal(sig) }
 
-    /// The path of the running executable (for re-exec of applets).
+    /// The path of the running executable (for re-exec of applets). After an
+    /// in-place upgrade (the file replaced by rename) the kernel reports
+    /// "PATH (deleted)": the new binary at PATH is the one to run.
     public static func selfExecutable() -> String {
-        (try? FileSystem.readLink("/proc/self/exe")) ?? "/proc/self/exe"
+        guard var path = try? FileSystem.readLink("/proc/self/exe") else { return "/proc/self/exe" }
+        let suffix = " (deleted)"
+        if path.hasSuffix(suffix) { path.removeLast(suffix.count) }
+        return path
     }
 }
 

@@ -25,7 +25,8 @@ public final class UDPBatch {
 
     /// The whole slot i (capacity slotSize); the datagram is the first `length(i)` bytes.
     public func buffer(_ i: Int) -> UnsafeMutableRawBufferPointer {
-        UnsafeMutableRawBufferPointer(start: dx_batch_buf(b, Int32(i)), count: slotSize)
+        guard i >= 0 && i < slots else { return UnsafeMutableRawBufferPointer(start: nil, count: 0) }
+        return UnsafeMutableRawBufferPointer(start: dx_batch_buf(b, Int32(i)), count: slotSize)
     }
 
     public func length(_ i: Int) -> Int { Int(dx_batch_len(b, Int32(i))) }
@@ -48,7 +49,8 @@ public final class UDPBatch {
     /// Marks slot i to be answered with its first `length` bytes (0 = no reply).
     public func setReply(_ i: Int, length: Int) { dx_batch_set_reply(b, Int32(i), Int32(length)) }
 
-    /// Sends every marked reply from the address its query arrived at.
+    /// Sends every marked reply from the local address its query arrived at;
+    /// returns how many the kernel accepted.
     @discardableResult
     public func sendReplies(on socket: Socket, count: Int) -> Int {
         Int(dx_batch_send_replies(socket.fd, b, Int32(count)))

@@ -66,8 +66,10 @@ func fakeEnv(_ table: [String: String]) -> (String) -> String? {
 
     @Test func substitutionHappensBeforeTypeChecks() {
         let e = validationError("config dnsd 'main'\n\toption workers '$BAD_PORT'", env: env)
+        // The substituted text may be a secret: the message names its source only.
         #expect(e?.message ==
-            "invalid value 'abc' (from '$BAD_PORT') for option 'workers' in section dnsd 'main' (expected an integer 0..1024)")
+            "invalid value from '$BAD_PORT' for option 'workers' in section dnsd 'main' (expected an integer 0..1024)")
+        #expect(e?.description.contains("abc") == false)
         #expect(validationError("config dnsd 'main'\n\toption workers '$WORKERS'", env: env) == nil)
     }
 

@@ -73,12 +73,19 @@ func validationError(_ text: String, schema: Schema = testSchema,
         #expect(Suggestion.distance(Array("kitten".utf8), Array("sitting".utf8)) == 3)
     }
 
+    @Test func pathsMustNotBeEmpty() {
+        let e = validationError("config dnsbox 'main'\n\toption rundir ''\n\toption database '$EMPTY'",
+                                schema: .dnsbox, env: { $0 == "EMPTY" ? "" : nil })
+        #expect(e?.message.contains("option 'database'") == true)
+        #expect(e?.message.contains("expected a non-empty path") == true)
+    }
+
     @Test func listForASingleOptionIsRefused() {
         #expect(validationError("config dnsd\n\tlist workers 4") == ConfigError(
             "option 'workers' in anonymous section @dnsd[0] takes a single value, not a list (use 'option', not 'list')",
             at: loc(2, 7)))
-        // Also after an `option` turned it into a list.
-        #expect(validationError("config dnsd 'm'\n\toption workers 4\n\tlist workers 5")?.location == loc(2, 9))
+        // Also after an `option` turned it into a list: reported at the `list` line.
+        #expect(validationError("config dnsd 'm'\n\toption workers 4\n\tlist workers 5")?.location == loc(3, 7))
     }
 
     @Test func singleValueForAListOptionIsFine() throws {

@@ -86,9 +86,17 @@ import Sys
             Sys.sleep(milliseconds: 30)
             loop.stop()
         }
-        loop.run()
+        loop.run() // no timers, no fds: only the stop can end it
         t.join()
-        #expect(!loop.isRunning)
+        #expect(!loop.isStopping)
+    }
+
+    @Test func stopBeforeRunMakesRunReturnAtOnce() throws {
+        let loop = try EventLoop()
+        loop.stop()
+        #expect(loop.isStopping)
+        loop.run()
+        #expect(!loop.isStopping)
     }
 }
 
@@ -149,6 +157,39 @@ import Sys
             } else { Sys.sleep(milliseconds: 2) }
         }
         #expect(replies == ["r0", "r2"])
+    }
+
+    @Test func wildcardBatchRepliesFromTheAddressTheQueryHit() throws {
+        // Bound to 0.0.0.0: a query to 127.0.0.2 must be answered from 127.0.0.2,
+        // or the client (which checks the source) would drop the answer.
+        var o = Socket.Options()
+        o.packetInfo = true
+        let server = try Socket.udp(bind: SocketAddress(ip: "0.0.0.0", port: 0)!, options: o)
+        defer { server.close() }
+        let port = try server.localAddress().port
+        let client = try Socket.udp(bind: SocketAddress(ip: "127.0.0.1", port: 0)!)
+        defer { client.close() }
+        let target = SocketAddress(ip: "127.0.0.2", port: port)!
+        _ = try client.send(Array("q".utf8), to: target)
+        let batch = UDPBatch(slots: 4, slotSize: 64)
+        var n = 0
+        for _ in 0..<100 where n == 0 {
+            n = try batch.receive(on: server)
+            if n == 0 { Sys.sleep(milliseconds: 1) }
+        }
+        #expect(n == 1)
+        #expect(batch.local(0)?.ipString == "127.0.0.2")
+        batch.setReply(0, length: 1)
+        #expect(batch.sendReplies(on: server, count: n) == 1)
+        var buf = [UInt8](repeating: 0, count: 8)
+        var from: SocketAddress?
+        for _ in 0..<100 where from == nil {
+            from = try buf.withUnsafeMutableBytes { try client.receive(into: $0) }?.1
+            if from == nil { Sys.sleep(milliseconds: 1) }
+        }
+        #expect(from == target)
+        // Out-of-range slots are empty, never a wild pointer.
+        #expect(batch.buffer(4).count == 0 && batch.length(-1) == 0 && batch.local(9) == nil)
     }
 
     @Test func controlSocketAnswersTheSender() throws {

@@ -75,3 +75,19 @@ def test_unset_environment_variable_is_an_error(dnsbox, tmp_path):
     path.write_text("config dnsbox 'main'\n\toption user '$DNSBOX_SURELY_UNSET'\n")
     r = dnsbox.run("check-config", "-c", str(path))
     assert r.returncode == 1 and "DNSBOX_SURELY_UNSET" in r.stderr and f"{path}:2:9" in r.stderr
+
+
+def test_errors_never_print_substituted_secrets(dnsbox, tmp_path):
+    path = tmp_path / "c.conf"
+    path.write_text("config dnsbox 'main'\n\toption log_level '$DNSBOX_TEST_SECRET'\n")
+    r = dnsbox.run("check-config", "-c", str(path), env={"DNSBOX_TEST_SECRET": "hunter2"})
+    assert r.returncode == 1
+    assert "hunter2" not in r.stderr
+    assert "from '$DNSBOX_TEST_SECRET'" in r.stderr and f"{path}:2:9" in r.stderr
+
+
+def test_empty_paths_are_refused(dnsbox, tmp_path):
+    path = tmp_path / "c.conf"
+    path.write_text("config dnsbox 'main'\n\toption rundir '$DNSBOX_TEST_EMPTY'\n")
+    r = dnsbox.run("check-config", "-c", str(path), env={"DNSBOX_TEST_EMPTY": ""})
+    assert r.returncode == 1 and "expected a non-empty path" in r.stderr

@@ -101,6 +101,52 @@ def test_sighup_reloads_children_and_a_broken_config_keeps_the_old(dnsbox):
     assert init.poll() is None
 
 
+def test_reload_that_enables_an_applet_starts_it_and_it_stays_up(dnsbox):
+    init = start_init(dnsbox, "config idle 'main'\n\toption enabled '0'\n")
+    assert "idle" not in dnsbox.status("init")
+    dnsbox.config_path.write_text(dnsbox.config_path.read_text().replace("option enabled '0'", "option enabled '1'"))
+    init.send_signal(signal.SIGHUP)
+    dnsbox.wait_ready("idle")
+    pid = idle_pid(dnsbox)
+    # The reload's SIGHUP must not hit (and kill) the child it just started.
+    time.sleep(0.7)
+    assert idle_pid(dnsbox) == pid
+    assert dnsbox.status("init")["idle"]["restarts"] == "0"
+    assert "killed by SIGHUP" not in dnsbox.log("init")
+    # Disable and re-enable in quick succession: it must end up running.
+    text = dnsbox.config_path.read_text()
+    dnsbox.config_path.write_text(text.replace("option enabled '1'", "option enabled '0'"))
+    init.send_signal(signal.SIGHUP)
+    time.sleep(0.05)
+    dnsbox.config_path.write_text(text)
+    init.send_signal(signal.SIGHUP)
+    wait_for(lambda: (p := idle_pid(dnsbox)) is not None and dnsbox.ctl("idle", "ping").stdout.strip() == "pong",
+             timeout=8, what="idle running after disable+enable")
+    assert init.poll() is None
+
+
+def test_a_second_init_does_not_steal_the_first_ones_sockets(dnsbox):
+    first = start_init(dnsbox)
+    dnsbox.wait_ready("idle")
+    r = dnsbox.run("init", "-c", str(dnsbox.config_path), timeout=10)
+    assert r.returncode == 1
+    assert "another instance is running" in r.stderr
+    assert dnsbox.ctl("init", "ping").stdout.strip() == "pong"
+    assert dnsbox.ctl("idle", "ping").stdout.strip() == "pong"
+    assert first.poll() is None
+
+
+def test_rundir_change_on_reload_waits_for_a_restart(dnsbox):
+    init = start_init(dnsbox)
+    dnsbox.wait_ready("idle")
+    dnsbox.config_path.write_text(dnsbox.config_path.read_text().replace(str(dnsbox.rundir), str(dnsbox.rundir) + "2"))
+    init.send_signal(signal.SIGHUP)
+    wait_for(lambda: "takes effect after a restart" in dnsbox.log("init"), what="restart-only warning")
+    # ctl follows the file (new rundir): the old sockets must still be where the processes are.
+    assert (dnsbox.rundir / "init.sock").exists() and (dnsbox.rundir / "idle.sock").exists()
+    assert init.poll() is None
+
+
 def test_broken_config_starts_nothing(dnsbox):
     dnsbox.config_path.write_text("config idle 'main'\n\toption enabled 'maybe'\n")
     r = dnsbox.run("init", "-c", str(dnsbox.config_path), timeout=10)

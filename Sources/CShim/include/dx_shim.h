@@ -92,9 +92,10 @@ int dx_pipe(int fds[2]); /* O_CLOEXEC */
 int dx_dup2(int from, int to);
 
 /* ---- processes ---- */
-/* fork + execv(path, argv) with default signal dispositions and an empty
- * signal mask in the child; when death_signal > 0 the child gets it if the
- * parent dies first. Returns the child's pid or -1. */
+/* fork + execv(path, argv) with default signal dispositions (SIGHUP
+ * ignored until the child sets up its own handling) and an empty signal
+ * mask; when death_signal > 0 the child gets it if the parent dies first.
+ * Returns the child's pid or -1. */
 int dx_spawn(const char *path, char *const argv[], int death_signal);
 /* waitpid(-1 or pid, WNOHANG). Returns pid (0 if none ready, -1 error);
  * *code = exit status, or 128+signal when killed; *signaled = 1 if killed. */
@@ -183,6 +184,7 @@ dx_batch *dx_batch_new(int n, int bufsize);
 void dx_batch_free(dx_batch *b);
 /* Receives up to n datagrams (non-blocking). Returns count, 0 if none, -1 error. */
 int dx_batch_recv(int fd, dx_batch *b);
+/* Slot accessors return NULL/0 for i outside 0..n-1. */
 uint8_t *dx_batch_buf(dx_batch *b, int i);
 int dx_batch_len(const dx_batch *b, int i);
 int dx_batch_capacity(const dx_batch *b);
@@ -192,8 +194,16 @@ void dx_batch_local(const dx_batch *b, int i, dx_addr *out);
 int dx_batch_ifindex(const dx_batch *b, int i);
 /* Marks slot i to be sent back to its peer with len bytes (0 = drop). */
 void dx_batch_set_reply(dx_batch *b, int i, int len);
-/* Sends every slot with a reply, from the address it arrived at. Returns sent count. */
+/* Sends every slot with a reply, from the local address it arrived at
+ * (for a broadcast/multicast query the kernel picks a unicast source).
+ * Returns the number of datagrams the kernel accepted. */
 int dx_batch_send_replies(int fd, dx_batch *b, int count);
+
+/* ---- atomics (sequentially consistent int32 cells, heap-allocated) ---- */
+int32_t *dx_atomic_new(int32_t v);
+int32_t dx_atomic_load(const int32_t *p);
+void dx_atomic_store(int32_t *p, int32_t v);
+void dx_atomic_free(int32_t *p);
 
 /* ---- threads and locks ---- */
 typedef struct dx_thread dx_thread;
