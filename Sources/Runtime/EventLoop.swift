@@ -25,7 +25,11 @@ public final class EventLoop {
     }
 
     private let ep: Int32
-    private var handlers: [Int32: FDHandler] = [:]
+    /// fd → (registration token, handler). The token also rides in the epoll
+    /// data, so an event for an fd that was closed and re-registered within
+    /// one epoll_wait batch is dropped instead of reaching the new handler.
+    private var handlers: [Int32: (token: UInt32, handler: FDHandler)] = [:]
+    private var nextToken: UInt32 = 1
     private var timers: [Timer] = [] // sorted by deadline, then id
     private var nextTimerID: UInt64 = 1
     private var signalFD: Int32 = -1
@@ -46,7 +50,7 @@ public final class EventLoop {
         now = clock
         guard let flag = dx_atomic_new(0) else { throw SysError("allocate stop flag", code: Int32(DX_ENOMEM)) }
         stopFlag = flag
-        _ = dx_epoll_add(ep, wakeFD, UInt32(DX_EPOLLIN), UInt64(UInt32(bitPattern: wakeFD)))
+        _ = dx_epoll_add(ep, wakeFD, UInt32(DX_EPOLLIN), EventLoop.key(wakeFD, token: 0))
     }
 
     deinit {
@@ -58,13 +62,20 @@ public final class EventLoop {
 
     // MARK: file descriptors
 
+    private static func key(_ fd: Int32, token: UInt32) -> UInt64 {
+        UInt64(token) << 32 | UInt64(UInt32(bitPattern: fd))
+    }
+
     public func add(fd: Int32, events: UInt32 = EventLoop.readable, _ handler: @escaping FDHandler) throws(SysError) {
-        if dx_epoll_add(ep, fd, events, UInt64(UInt32(bitPattern: fd))) != 0 { throw SysError.last("epoll add fd \(fd)") }
-        handlers[fd] = handler
+        let token = nextToken
+        nextToken = nextToken == UInt32.max ? 1 : nextToken + 1
+        if dx_epoll_add(ep, fd, events, EventLoop.key(fd, token: token)) != 0 { throw SysError.last("epoll add fd \(fd)") }
+        handlers[fd] = (token, handler)
     }
 
     public func modify(fd: Int32, events: UInt32) throws(SysError) {
-        if dx_epoll_mod(ep, fd, events, UInt64(UInt32(bitPattern: fd))) != 0 { throw SysError.last("epoll mod fd \(fd)") }
+        guard let entry = handlers[fd] else { throw SysError("epoll mod fd \(fd)", code: Int32(DX_EBADF)) }
+        if dx_epoll_mod(ep, fd, events, EventLoop.key(fd, token: entry.token)) != 0 { throw SysError.last("epoll mod fd \(fd)") }
     }
 
     /// Stops watching fd (the caller still owns and closes it).
@@ -167,14 +178,16 @@ public final class EventLoop {
         var handled = 0
         if n > 0 {
             for i in 0..<n {
-                let fd = Int32(truncatingIfNeeded: events[i].data)
+                let data = events[i].data
+                let fd = Int32(truncatingIfNeeded: data & 0xffff_ffff)
                 if fd == wakeFD {
                     _ = dx_eventfd_drain(wakeFD)
                     continue
                 }
-                // A handler may have removed this fd while handling an earlier event.
-                if let h = handlers[fd] {
-                    h(events[i].events)
+                // An earlier handler in this batch may have removed this fd, or
+                // closed it and registered a new one under the same number.
+                if let entry = handlers[fd], entry.token == UInt32(truncatingIfNeeded: data >> 32) {
+                    entry.handler(events[i].events)
                     handled += 1
                 }
             }

@@ -123,6 +123,41 @@ import Sys
         #expect(loop.watchedCount == 0)
     }
 
+    @Test func aStaleEventNeverReachesAHandlerRegisteredOnTheSameFdNumber() throws {
+        let loop = try EventLoop()
+        let a = try Socket.udp(bind: SocketAddress(ip: "127.0.0.1", port: 0)!)
+        let b = try Socket.udp(bind: SocketAddress(ip: "127.0.0.1", port: 0)!)
+        defer { b.close() }
+        let sender = try Socket.unbound(family: .v4, stream: false)
+        defer { sender.close() }
+        var calls: [String] = []
+        var replacement: Socket?
+        // Both readable in one batch; b's handler (whichever runs first) swaps a
+        // for a new socket that gets a's fd number; a's old event must be dropped.
+        let aFD = a.fd
+        try loop.add(fd: a.fd) { _ in calls.append("old a") }
+        try loop.add(fd: b.fd) { _ in
+            calls.append("b")
+            var drain = [UInt8](repeating: 0, count: 8)
+            _ = try? drain.withUnsafeMutableBytes { try b.receive(into: $0) }
+            if replacement == nil {
+                loop.remove(fd: aFD)
+                a.close()
+                let r = try! Socket.udp(bind: SocketAddress(ip: "127.0.0.1", port: 0)!)
+                #expect(r.fd == aFD) // the kernel hands out the lowest free number
+                replacement = r
+                try! loop.add(fd: r.fd) { _ in calls.append("new") }
+            }
+        }
+        // b becomes readable first, so epoll reports it first (ready-list order).
+        _ = try sender.send([1], to: try b.localAddress())
+        _ = try sender.send([1], to: try a.localAddress())
+        Sys.sleep(milliseconds: 20)
+        loop.runOnce(timeoutMs: 100)
+        #expect(!calls.contains("new"))
+        replacement?.close()
+    }
+
     @Test func batchReceivesAndRepliesFromTheQueriedAddress() throws {
         var o = Socket.Options()
         o.packetInfo = true
