@@ -132,4 +132,7 @@ public enum FileDescriptorIO {
     }
 
     public static func close(_ fd: Int32) { _ = dx_close(fd) }
+
+    /// dup2: makes `target` refer to what `fd` refers to (closing `target` first).
+    public static func duplicate(_ fd: Int32, onto target: Int32) -> Bool { dx_dup2(fd, target) == target }
 }

@@ -142,11 +142,14 @@ import Sys
             _ = try? drain.withUnsafeMutableBytes { try b.receive(into: $0) }
             if replacement == nil {
                 loop.remove(fd: aFD)
-                a.close()
+                // A new socket under a's number: dup2 closes a and reuses the
+                // number atomically (tests run in parallel, so a number freed by
+                // close could be taken by another test in between).
                 let r = try! Socket.udp(bind: SocketAddress(ip: "127.0.0.1", port: 0)!)
-                #expect(r.fd == aFD) // the kernel hands out the lowest free number
-                replacement = r
-                try! loop.add(fd: r.fd) { _ in calls.append("new") }
+                #expect(FileDescriptorIO.duplicate(r.fd, onto: aFD))
+                r.close()
+                replacement = Socket(fd: aFD)
+                try! loop.add(fd: aFD) { _ in calls.append("new") }
             }
         }
         // b becomes readable first, so epoll reports it first (ready-list order).
