@@ -54,7 +54,7 @@ def main() -> int:
     counted = sum(shares.values())
     print(f"{arch}: out/{arch}/dnsbox {total} bytes ({total / 1024:.0f} KiB), stripped")
     for name, size in sorted(shares.items(), key=lambda kv: -kv[1]):
-        print(f"  {name:<24} {size:>9} bytes  {100.0 * size / counted:5.1f}%")
+        print(f"  {name:<36} {size:>9} bytes  {100.0 * size / counted:5.1f}%")
     print(f"  {'(headers, alignment)':<24} {max(total - counted, 0):>9} bytes")
     return 0
 
