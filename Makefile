@@ -9,7 +9,7 @@ SWIFT_BUILD_FLAGS ?=
 PYTEST ?= python3 -m pytest
 HOST_BIN := .build/debug/dnsbox
 
-.PHONY: all setup build test unit-test system-test run firmware firmware-all smoke image size bench clean
+.PHONY: all setup build test unit-test system-test run firmware firmware-all smoke image size bench fuzz clean
 
 all: build
 
@@ -64,5 +64,10 @@ size:
 bench:
 	@scripts/bench.sh
 
+# Coverage-guided fuzzing (libFuzzer + ASan) of every decoder; FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 60
+fuzz:
+	scripts/fuzz.sh uci $(FUZZ_SECONDS)
+
 clean:
-	rm -rf .build .build-fw-x86_64 .build-fw-aarch64 out var
+	rm -rf .build .build-fw-x86_64 .build-fw-aarch64 .build-fuzz out var

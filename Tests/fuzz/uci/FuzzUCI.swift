@@ -71,7 +71,7 @@ enum FuzzUCI {
         if bytes.count <= 256 { checkValue(String(decoding: bytes, as: UTF8.self)) }
 
         let doc: UCIDocument
-        do {
+        do throws(ConfigError) {
             doc = try UCIDocument.parse(bytes, file: file)
         } catch {
             // A parse error from the file always has a location in it.
@@ -159,7 +159,7 @@ enum FuzzUCI {
         guard bytes.last != 0x0D else { return }
         let extended = bytes + Array("\n# trailing comment; 'not' \"a\" word \\\n".utf8)
         let again: UCIDocument
-        do {
+        do throws(ConfigError) {
             again = try UCIDocument.parse(extended, file: file)
         } catch {
             fail("adding a trailing comment line made the file fail: \(error)", bytes)
@@ -268,7 +268,7 @@ enum FuzzUCI {
         for c in bytes { seed = (seed ^ UInt64(c)) &* 0x100_0000_01b3 }
         let text = render(doc, seed: seed)
         let again: UCIDocument
-        do {
+        do throws(ConfigError) {
             again = try UCIDocument.parse(text, file: file)
         } catch {
             fail("re-rendered document does not parse: \(error)\n--- rendered:\n\(String(decoding: text, as: UTF8.self))", bytes)
@@ -302,7 +302,7 @@ enum FuzzUCI {
                 guard i < b.count else { return nil }  // unterminated
                 i += 1  // closing quote
                 // '\'' : closing quote, escaped quote, opening quote
-                if i + 2 < b.count + 0, b[i] == 0x5C, b[i + 1] == 0x27, b[i + 2] == 0x27 {
+                if i + 2 < b.count, b[i] == 0x5C, b[i + 1] == 0x27, b[i + 2] == 0x27 {
                     current.append(0x27)
                     i += 3
                 } else {
@@ -378,7 +378,7 @@ enum FuzzUCI {
     }
 
     static func validate(_ doc: UCIDocument, _ schema: Schema) -> Result<Config, ConfigError> {
-        do {
+        do throws(ConfigError) {
             return .success(try Config.validate(doc, schema: schema, env: env))
         } catch {
             return .failure(error)

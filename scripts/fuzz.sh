@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing with libFuzzer (STYLE.md habit 12).
+#
+#   scripts/fuzz.sh [TARGET] [SECONDS]      default: uci 60
+#
+# Builds Tests/fuzz/TARGET/*.swift together with the sources it fuzzes as one
+# module (swiftc -sanitize=fuzzer,address) into .build-fuzz/TARGET, then runs
+# it for SECONDS on a copy of the committed corpus (Tests/fuzz/TARGET/corpus),
+# so a run never dirties the repo. Crash reproducers are written to
+# Tests/fuzz/TARGET/crashes/. Exits non-zero when libFuzzer found a crash.
+#
+# Environment: FUZZ_JOBS (default 1) parallel fuzzing processes;
+# FUZZ_ARGS extra libFuzzer flags.
+set -euo pipefail
+
+TARGET=${1:-uci}
+SECONDS_TO_RUN=${2:-60}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+case "$TARGET" in
+  uci)
+    MODULE=FuzzUCI
+    SOURCES=(Sources/Config/*.swift)
+    ;;
+  *)
+    echo "fuzz.sh: unknown target '$TARGET' (known: uci)" >&2
+    exit 2
+    ;;
+esac
+
+DIR=Tests/fuzz/$TARGET
+OUT=.build-fuzz/$TARGET
+BIN=$OUT/$TARGET
+mkdir -p "$OUT" "$DIR/crashes"
+
+SWIFTC=$(command -v swiftc || echo /opt/swift/usr/bin/swiftc)
+# lld links the sanitizer runtimes without gold's "cannot export local
+# symbol" warnings; fall back to the default linker if it is missing.
+LD=()
+if [ -x "$(dirname "$SWIFTC")/ld.lld" ] || command -v ld.lld >/dev/null; then LD=(-use-ld=lld); fi
+
+# Rebuild only when a source or the harness is newer than the binary.
+if [ ! -x "$BIN" ] || [ -n "$(find "${SOURCES[@]}" "$DIR"/*.swift "$0" -newer "$BIN" -print -quit)" ]; then
+  echo "fuzz.sh: building $BIN"
+  "$SWIFTC" -sanitize=fuzzer,address -parse-as-library -swift-version 5 -O -g \
+    "${LD[@]}" -module-name "$MODULE" \
+    "${SOURCES[@]}" "$DIR"/*.swift -o "$BIN"
+fi
+
+# Work on a copy of the corpus; new inputs found in this run stay there.
+WORK=$OUT/corpus
+rm -rf "$WORK"
+mkdir -p "$WORK"
+cp "$DIR"/corpus/* "$WORK"/
+
+ARGS=(
+  -max_total_time="$SECONDS_TO_RUN"
+  -dict="$DIR/$TARGET.dict"
+  -max_len=4096
+  -timeout=10
+  -rss_limit_mb=4096
+  -print_final_stats=1
+  -artifact_prefix="$DIR/crashes/"
+)
+if [ "${FUZZ_JOBS:-1}" -gt 1 ]; then ARGS+=(-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS"); fi
+# shellcheck disable=SC2206
+ARGS+=(${FUZZ_ARGS:-})
+
+# Swift's own crash handler would symbolicate (slowly) before libFuzzer sees
+# the signal; let libFuzzer and ASan report instead.
+export SWIFT_BACKTRACE=enable=no
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0:symbolize=1}
+
+echo "fuzz.sh: running $BIN for ${SECONDS_TO_RUN}s on $WORK"
+set +e
+"$BIN" "${ARGS[@]}" "$WORK"
+rc=$?
+set -e
+if [ "$rc" -ne 0 ]; then
+  echo "fuzz.sh: libFuzzer exited $rc; reproducers in $DIR/crashes/:" >&2
+  ls -1 "$DIR/crashes" >&2 || true
+  exit "$rc"
+fi
+echo "fuzz.sh: no crash in ${SECONDS_TO_RUN}s"
