@@ -34,7 +34,9 @@ let package = Package(
 
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Sys"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Sys"]),
+        // Test-only malloc interposer: proves hot paths allocate nothing.
+        .target(name: "AllocCounter", path: "Tests/AllocCounter"),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Sys", "AllocCounter"]),
         .testTarget(name: "AppletsTests", dependencies: ["Applets", "Config"]),
     ],
     // Swift 5 language mode: the firmware build compiles the same files with

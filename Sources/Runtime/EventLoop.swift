@@ -25,10 +25,22 @@ public final class EventLoop {
     }
 
     private let ep: Int32
-    /// fd → (registration token, handler). The token also rides in the epoll
-    /// data, so an event for an fd that was closed and re-registered within
-    /// one epoll_wait batch is dropped instead of reaching the new handler.
-    private var handlers: [Int32: (token: UInt32, handler: FDHandler)] = [:]
+    /// One fd's registration. A class, so the handler stays at its natural
+    /// abstraction: a closure stored directly as a Dictionary value comes back
+    /// through a reabstraction thunk that allocates on every dispatch.
+    private final class Registration {
+        let token: UInt32
+        let handler: FDHandler
+        init(token: UInt32, handler: @escaping FDHandler) {
+            self.token = token
+            self.handler = handler
+        }
+    }
+
+    /// fd → registration. The token also rides in the epoll data, so an event
+    /// for an fd that was closed and re-registered within one epoll_wait
+    /// batch is dropped instead of reaching the new handler.
+    private var handlers: [Int32: Registration] = [:]
     private var nextToken: UInt32 = 1
     private var timers: [Timer] = [] // sorted by deadline, then id
     private var nextTimerID: UInt64 = 1
@@ -70,7 +82,7 @@ public final class EventLoop {
         let token = nextToken
         nextToken = nextToken == UInt32.max ? 1 : nextToken + 1
         if dx_epoll_add(ep, fd, events, EventLoop.key(fd, token: token)) != 0 { throw SysError.last("epoll add fd \(fd)") }
-        handlers[fd] = (token, handler)
+        handlers[fd] = Registration(token: token, handler: handler)
     }
 
     public func modify(fd: Int32, events: UInt32) throws(SysError) {

@@ -73,14 +73,16 @@ public final class Netlink {
     }
 
     public func addAddress(_ a: SocketAddress, prefixLength: Int, interface: Int, label: String = "") throws(SysError) {
-        let rc = a.bytes.withUnsafeBufferPointer {
+        let bytes = a.bytes
+        let rc = bytes.withUnsafeBufferPointer {
             dx_nl_addr_add(h, Int32(interface), a.afValue, $0.baseAddress, Int32(prefixLength), label)
         }
         if rc != 0 { throw SysError.last("add address \(a.ipString)/\(prefixLength)") }
     }
 
     public func removeAddress(_ a: SocketAddress, prefixLength: Int, interface: Int) throws(SysError) {
-        let rc = a.bytes.withUnsafeBufferPointer {
+        let bytes = a.bytes
+        let rc = bytes.withUnsafeBufferPointer {
             dx_nl_addr_del(h, Int32(interface), a.afValue, $0.baseAddress, Int32(prefixLength))
         }
         if rc != 0 { throw SysError.last("remove address \(a.ipString)/\(prefixLength)") }

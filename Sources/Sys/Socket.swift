@@ -1,20 +1,51 @@
 import CShim
 
-/// An IPv4/IPv6 address and port, as the kernel sees it.
+/// An IPv4/IPv6 address and port, as the kernel sees it. The address is
+/// stored inline (no heap), so reading a peer on the hot path allocates nothing.
 public struct SocketAddress: Equatable, Hashable, CustomStringConvertible {
     public enum Family: Equatable, Hashable { case v4, v6 }
 
     public var family: Family
     public var port: UInt16
-    /// 4 bytes for IPv4, 16 for IPv6.
-    public var bytes: [UInt8]
     public var scopeID: UInt32
+    /// The 16 address bytes in network order (IPv4 uses the first 4).
+    private var storage: (UInt64, UInt64) = (0, 0)
 
     public init(family: Family, bytes: [UInt8], port: UInt16, scopeID: UInt32 = 0) {
         self.family = family
-        self.bytes = bytes
         self.port = port
         self.scopeID = scopeID
+        let n = family == .v4 ? 4 : 16
+        withUnsafeMutableBytes(of: &storage) { dst in
+            for i in 0..<min(n, bytes.count) { dst[i] = bytes[i] }
+        }
+    }
+
+    /// Address length in bytes: 4 or 16.
+    public var count: Int { family == .v4 ? 4 : 16 }
+
+    /// Byte i of the address (0..<count), without allocating.
+    public subscript(byte i: Int) -> UInt8 {
+        guard i >= 0 && i < count else { return 0 }
+        return withUnsafeBytes(of: storage) { $0[i] }
+    }
+
+    /// 4 bytes for IPv4, 16 for IPv6 (allocates: not for the hot path).
+    public var bytes: [UInt8] {
+        withUnsafeBytes(of: storage) { Array($0.prefix(count)) }
+    }
+
+    public static func == (a: SocketAddress, b: SocketAddress) -> Bool {
+        a.family == b.family && a.port == b.port && a.scopeID == b.scopeID
+            && a.storage.0 == b.storage.0 && a.storage.1 == b.storage.1
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(family)
+        h.combine(port)
+        h.combine(scopeID)
+        h.combine(storage.0)
+        h.combine(storage.1)
     }
 
     /// Parses a numeric address literal ("127.0.0.1", "::1").
@@ -49,9 +80,10 @@ public struct SocketAddress: Equatable, Hashable, CustomStringConvertible {
         family = raw.family == UInt8(DX_AF_INET) ? .v4 : .v6
         port = raw.port
         scopeID = raw.scope_id
-        var b = [UInt8](repeating: 0, count: 16)
-        withUnsafeBytes(of: raw.addr) { src in for i in 0..<16 { b[i] = src[i] } }
-        bytes = family == .v4 ? Array(b[0..<4]) : b
+        let n = family == .v4 ? 4 : 16
+        withUnsafeBytes(of: raw.addr) { src in
+            withUnsafeMutableBytes(of: &storage) { dst in for i in 0..<n { dst[i] = src[i] } }
+        }
     }
 
     var raw: dx_addr {
@@ -59,7 +91,10 @@ public struct SocketAddress: Equatable, Hashable, CustomStringConvertible {
         r.family = UInt8(family == .v4 ? DX_AF_INET : DX_AF_INET6)
         r.port = port
         r.scope_id = scopeID
-        withUnsafeMutableBytes(of: &r.addr) { dst in for (i, v) in bytes.prefix(16).enumerated() { dst[i] = v } }
+        let n = count
+        withUnsafeBytes(of: storage) { src in
+            withUnsafeMutableBytes(of: &r.addr) { dst in for i in 0..<n { dst[i] = src[i] } }
+        }
         return r
     }
 
