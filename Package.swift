@@ -26,6 +26,8 @@ let package = Package(
         .target(name: "Runtime", dependencies: ["Sys", "CShim"]),
         // UCI grammar, schema, validation. Pure: no I/O.
         .target(name: "Config"),
+        // DNS wire format: messages, names, RDATA, EDNS, presentation. Pure: no I/O.
+        .target(name: "DNS"),
         // SQLite state store.
         .target(name: "Store", dependencies: ["Sys", "CShim"]),
         // Applet table, dispatch, init and the CLI commands.
@@ -33,6 +35,7 @@ let package = Package(
         .executableTarget(name: "dnsbox", dependencies: ["Applets"]),
 
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "DNSTests", dependencies: ["DNS", "AllocCounter"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Sys"]),
         // Test-only malloc interposer: proves hot paths allocate nothing.
         .target(name: "AllocCounter", path: "Tests/AllocCounter"),

@@ -1,0 +1,233 @@
+// A domain name borrowed from a received message, possibly compressed
+// (RFC 1035 §4.1.4). Reading validates the whole pointer chain once; later
+// walks over the labels can then not fail. Nothing here allocates.
+
+/// A validated name inside a message the caller keeps alive.
+///
+/// Decompression rules enforced by `read(_:)`:
+/// - label lengths are 0…63 (top bits 00) or a pointer (top bits 11); 01
+///   and 10 are `badLabelType`;
+/// - a pointer must target the message body (>= 12, past the header) and a
+///   position strictly before the start of the segment that contains it.
+///   Segment starts therefore strictly decrease, so no loop is possible;
+///   targets at or after the pointer itself are `badPointer`, other targets
+///   inside the current segment are `pointerLoop`;
+/// - at most `maxHops` pointers are followed;
+/// - the uncompressed name is at most 255 octets (RFC 1035 §2.3.4).
+///
+/// Hot-path safe: every member is allocation-free except `domainName`.
+public struct NameView {
+    /// The whole message the name lives in.
+    public let message: UnsafeRawBufferPointer
+    /// Offset of the name's first byte in `message`.
+    public let offset: Int
+    /// Length of the uncompressed wire form, including the root byte (1…255).
+    public let wireLength: Int
+    /// Number of labels, not counting the root.
+    public let labelCount: Int
+
+    /// Pointers followed at most while reading one name.
+    public static let maxHops = 128
+    /// Offsets below this are the header: no name starts there.
+    public static let headerSize = 12
+
+    /// Reads and validates the name at `reader.offset`, advancing the reader
+    /// past the name's in-place part (through its first pointer or root byte).
+    public static func read(_ reader: inout ByteReader) throws(DNSError) -> NameView {
+        let start = reader.offset
+        var pos = start
+        var segmentStart = start
+        var length = 1          // the root byte
+        var labels = 0
+        var hops = 0
+        var inPlaceEnd = -1     // where the reader resumes
+        while true {
+            guard pos < reader.limit || inPlaceEnd >= 0, let b = reader.byte(at: pos) else {
+                throw .truncated(offset: pos)
+            }
+            switch b & 0xC0 {
+            case 0x00:
+                if b == 0 {
+                    if inPlaceEnd < 0 { inPlaceEnd = pos &+ 1 }
+                    try reader.seek(to: inPlaceEnd)
+                    return NameView(message: reader.bytes, offset: start, wireLength: length, labelCount: labels)
+                }
+                let n = Int(b)
+                length &+= n &+ 1
+                guard length <= 255 else { throw .nameTooLong(offset: start) }
+                let next = pos &+ 1 &+ n
+                // Labels in place must fit before the reader's limit; labels
+                // reached through a pointer must fit in the message.
+                guard next < (inPlaceEnd < 0 ? reader.limit : reader.bytes.count) else {
+                    throw .truncated(offset: inPlaceEnd < 0 ? reader.limit : reader.bytes.count)
+                }
+                labels &+= 1
+                pos = next
+            case 0xC0:
+                guard let b2 = reader.byte(at: pos &+ 1), pos &+ 1 < (inPlaceEnd < 0 ? reader.limit : reader.bytes.count) else {
+                    throw .truncated(offset: pos &+ 1)
+                }
+                let target = Int(b & 0x3F) << 8 | Int(b2)
+                guard target >= headerSize, target < pos else { throw .badPointer(offset: pos) }
+                guard target < segmentStart else { throw .pointerLoop(offset: start) }
+                hops &+= 1
+                guard hops <= maxHops else { throw .pointerLoop(offset: start) }
+                if inPlaceEnd < 0 { inPlaceEnd = pos &+ 2 }
+                pos = target
+                segmentStart = target
+            default:
+                throw .badLabelType(offset: pos)
+            }
+        }
+    }
+
+    /// True for the root name ".".
+    public var isRoot: Bool { labelCount == 0 }
+
+    /// Iterates the labels, leftmost first, as borrowed bytes (case as sent).
+    public struct Labels: Sequence, IteratorProtocol {
+        let message: UnsafeRawBufferPointer
+        var pos: Int
+        var left: Int
+        public mutating func next() -> UnsafeRawBufferPointer? {
+            // The chain was validated by `read`; the checks below only keep a
+            // hand-built view from trapping.
+            var hops = 0
+            while left > 0, pos >= 0, pos < message.count {
+                let b = message[pos]
+                if b & 0xC0 == 0xC0 {
+                    guard pos &+ 1 < message.count, hops < NameView.maxHops else { return nil }
+                    pos = Int(b & 0x3F) << 8 | Int(message[pos &+ 1])
+                    hops &+= 1
+                    continue
+                }
+                let n = Int(b & 0x3F)
+                guard pos &+ 1 &+ n <= message.count else { return nil }
+                let label = UnsafeRawBufferPointer(rebasing: message[(pos &+ 1)..<(pos &+ 1 &+ n)])
+                pos &+= 1 &+ n
+                left &-= 1
+                return label
+            }
+            return nil
+        }
+    }
+
+    public var labels: Labels { Labels(message: message, pos: offset, left: labelCount) }
+
+    /// The name without its first `k` labels ("example.com" for k = 1 of
+    /// "www.example.com"), still borrowed; nil when `k` exceeds
+    /// `labelCount`. Used to find the closest enclosing zone without copying.
+    public func dropping(labels k: Int) -> NameView? {
+        guard k >= 0, k <= labelCount else { return nil }
+        var pos = offset
+        var length = wireLength
+        var dropped = 0
+        var hops = 0
+        while dropped < k {
+            guard pos >= 0, pos < message.count else { return nil }
+            let b = message[pos]
+            if b & 0xC0 == 0xC0 {
+                guard pos &+ 1 < message.count, hops < NameView.maxHops else { return nil }
+                pos = Int(b & 0x3F) << 8 | Int(message[pos &+ 1])
+                hops &+= 1
+                continue
+            }
+            pos &+= Int(b) &+ 1
+            length &-= Int(b) &+ 1
+            dropped &+= 1
+        }
+        return NameView(message: message, offset: pos, wireLength: length, labelCount: labelCount &- k)
+    }
+
+    /// True when the name equals `zone` or lies below it (label-wise,
+    /// case-insensitive). Allocation-free.
+    public func isSubdomain(of zone: DomainName) -> Bool {
+        let zoneLabels = zone.labelCount
+        guard zoneLabels <= labelCount, let suffix = dropping(labels: labelCount &- zoneLabels) else { return false }
+        return suffix.equals(zone)
+    }
+
+    /// Copies the uncompressed wire form (case preserved) into `out`, which
+    /// must hold `wireLength` bytes; returns the bytes written, or nil if
+    /// `out` is too small.
+    public func copyWire(into out: UnsafeMutableRawBufferPointer) -> Int? {
+        guard out.count >= wireLength else { return nil }
+        var i = 0
+        for label in labels {
+            out[i] = UInt8(truncatingIfNeeded: label.count)
+            i &+= 1
+            for b in label {
+                out[i] = b
+                i &+= 1
+            }
+        }
+        out[i] = 0
+        return i &+ 1
+    }
+
+    /// Case-insensitive equality with an owned name (RFC 4343), no allocation.
+    public func equals(_ other: DomainName) -> Bool {
+        guard other.wire.count == wireLength else { return false }
+        return other.wire.withUnsafeBytes { w in
+            var i = 0
+            for label in labels {
+                guard i < w.count, Int(w[i]) == label.count else { return false }
+                i &+= 1
+                for b in label {
+                    guard i < w.count, asciiLower(b) == asciiLower(w[i]) else { return false }
+                    i &+= 1
+                }
+            }
+            return i < w.count && w[i] == 0
+        }
+    }
+
+    /// Case-insensitive equality with another view (maybe in another message).
+    public func equals(_ other: NameView) -> Bool {
+        guard other.wireLength == wireLength, other.labelCount == labelCount else { return false }
+        var a = labels
+        var b = other.labels
+        while let x = a.next() {
+            guard let y = b.next(), x.count == y.count else { return false }
+            for i in 0..<x.count where asciiLower(x[i]) != asciiLower(y[i]) { return false }
+        }
+        return true
+    }
+
+    /// The same value as `DomainName.caseInsensitiveHash` for an equal name.
+    public var caseInsensitiveHash: UInt64 {
+        var h = NameHash()
+        for label in labels {
+            h.add(UInt8(truncatingIfNeeded: label.count))
+            for b in label { h.add(asciiLower(b)) }
+        }
+        h.add(0)
+        return h.value
+    }
+
+    /// An owned copy (allocates; not for the hot path).
+    public var domainName: DomainName {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(wireLength)
+        for label in labels {
+            bytes.append(UInt8(truncatingIfNeeded: label.count))
+            bytes.append(contentsOf: label)
+        }
+        bytes.append(0)
+        return DomainName(trustedWire: bytes)
+    }
+}
+
+/// ASCII lowercase of one byte; other bytes unchanged (RFC 4343 §3).
+@inline(__always)
+func asciiLower(_ b: UInt8) -> UInt8 { (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b }
+
+/// FNV-1a (64-bit) over lowercased uncompressed wire bytes: the shared name
+/// hash of `NameView` and `DomainName`, stable across processes (no seed).
+struct NameHash {
+    var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    @inline(__always)
+    mutating func add(_ b: UInt8) {
+        value = (value ^ UInt64(b)) &* 0x0000_0100_0000_01B3
+    }
+}

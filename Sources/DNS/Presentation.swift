@@ -1,0 +1,301 @@
+// Shared pieces of the presentation (master file) format, RFC 1035 §5.1:
+// fields, character-strings with escapes, numbers, addresses and hex.
+// Everything here allocates and is meant for zone loading, logs and the API,
+// never for the query path.
+
+/// Public entry points to the presentation helpers, kept in one namespace
+/// so that importing DNS adds no free functions.
+public enum Presentation {
+    /// Splits RDATA text into fields (see `presentationFields`).
+    public static func fields(_ text: String) throws(DNSError) -> [PresentationField] { try presentationFields(text) }
+    /// A TTL in seconds or BIND units ("1h30m"); nil when malformed.
+    public static func ttl(_ text: String) -> UInt32? { parseTTL(Array(text.utf8)) }
+    /// Dotted-quad IPv4 → big-endian value.
+    public static func ipv4(_ text: String) -> UInt32? { parseIPv4(Array(text.utf8)) }
+    public static func ipv4(_ value: UInt32) -> String { formatIPv4(value) }
+    /// RFC 4291 text → (high, low) halves.
+    public static func ipv6(_ text: String) -> (hi: UInt64, lo: UInt64)? { parseIPv6(Array(text.utf8)) }
+    /// RFC 5952 canonical text.
+    public static func ipv6(hi: UInt64, lo: UInt64) -> String { formatIPv6(hi: hi, lo: lo) }
+    /// Hex digits of `bytes`, lowercase unless `uppercase`.
+    public static func hex(_ bytes: [UInt8], uppercase: Bool = false) -> String { hexEncode(bytes, uppercase: uppercase) }
+}
+
+/// One whitespace-separated field of presentation text. Escapes are kept
+/// as written (`\.` and `.` differ inside names), quotes are removed.
+public struct PresentationField: Equatable, Sendable {
+    public var text: [UInt8]
+    /// The field was a "quoted string".
+    public var quoted: Bool
+
+    public init(_ text: [UInt8], quoted: Bool = false) {
+        self.text = text
+        self.quoted = quoted
+    }
+
+    public init(_ s: String, quoted: Bool = false) {
+        self.init(Array(s.utf8), quoted: quoted)
+    }
+
+    public var string: String { String(decoding: text, as: UTF8.self) }
+}
+
+/// Splits one line of RDATA text into fields: whitespace separates, a
+/// "quoted string" is one field (escapes inside kept), unquoted `(` `)` are
+/// ignored and `;` starts a comment. An unterminated quote is an error.
+func presentationFields(_ text: String) throws(DNSError) -> [PresentationField] {
+    let b = Array(text.utf8)
+    var out: [PresentationField] = []
+    var i = 0
+    while i < b.count {
+        let c = b[i]
+        if c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D || c == 0x28 || c == 0x29 { i &+= 1; continue }
+        if c == 0x3B { break }
+        if c == 0x22 {
+            var j = i &+ 1
+            var field: [UInt8] = []
+            var closed = false
+            while j < b.count {
+                if b[j] == 0x5C, j &+ 1 < b.count {
+                    field.append(b[j]); field.append(b[j &+ 1]); j &+= 2; continue
+                }
+                if b[j] == 0x22 { closed = true; j &+= 1; break }
+                field.append(b[j]); j &+= 1
+            }
+            guard closed else { throw .badPresentation("unterminated quoted string") }
+            out.append(PresentationField(field, quoted: true))
+            i = j
+            continue
+        }
+        var field: [UInt8] = []
+        while i < b.count {
+            let d = b[i]
+            if d == 0x5C, i &+ 1 < b.count { field.append(d); field.append(b[i &+ 1]); i &+= 2; continue }
+            if d == 0x20 || d == 0x09 || d == 0x0A || d == 0x0D || d == 0x28 || d == 0x29 || d == 0x3B || d == 0x22 { break }
+            field.append(d); i &+= 1
+        }
+        out.append(PresentationField(field))
+    }
+    return out
+}
+
+/// Resolves escapes (`\X`, `\DDD`) of a character-string field.
+func unescapeCharacterString(_ t: [UInt8]) throws(DNSError) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(t.count)
+    var i = 0
+    while i < t.count {
+        if t[i] == 0x5C {
+            guard let (v, used) = decodeEscape(t, at: i) else {
+                throw .badPresentation("bad escape in '\(String(decoding: t, as: UTF8.self))'")
+            }
+            out.append(v)
+            i &+= used
+        } else {
+            out.append(t[i])
+            i &+= 1
+        }
+    }
+    return out
+}
+
+/// A character-string in quotes: `"` and `\` escaped, bytes outside
+/// printable ASCII as `\DDD` (the form BIND and Knot print).
+func quotedCharacterString(_ s: [UInt8], into out: inout [UInt8]) {
+    out.append(0x22)
+    for b in s {
+        switch b {
+        case 0x22, 0x5C: out.append(0x5C); out.append(b)
+        case 0x20...0x7E: out.append(b)
+        default: appendDDD(b, to: &out)
+        }
+    }
+    out.append(0x22)
+}
+
+/// A decimal integer field <= max.
+func parseNumber(_ f: PresentationField, max: UInt64, what: String) throws(DNSError) -> UInt64 {
+    guard !f.quoted, let v = parseDecimal(f.text, max: max) else {
+        throw .badPresentation("bad \(what) '\(f.string)'")
+    }
+    return v
+}
+
+/// A TTL-like 32-bit value: decimal seconds, or BIND units ("1h30m", "2d",
+/// "1w"; case-insensitive).
+func parseTTL(_ text: [UInt8]) -> UInt32? {
+    if let v = parseDecimal(text, max: 0xFFFF_FFFF) { return UInt32(v) }
+    var total: UInt64 = 0
+    var cur: UInt64 = 0
+    var digits = 0
+    for c in text {
+        if c >= 0x30 && c <= 0x39 {
+            cur = cur &* 10 &+ UInt64(c &- 0x30)
+            digits &+= 1
+            if digits > 10 { return nil }
+            continue
+        }
+        let mult: UInt64
+        switch c | 0x20 {
+        case 0x73: mult = 1            // s
+        case 0x6D: mult = 60           // m
+        case 0x68: mult = 3600         // h
+        case 0x64: mult = 86400        // d
+        case 0x77: mult = 604800       // w
+        default: return nil
+        }
+        guard digits > 0 else { return nil }
+        total = total &+ cur &* mult
+        if total > 0xFFFF_FFFF { return nil }
+        cur = 0
+        digits = 0
+    }
+    guard digits == 0, !text.isEmpty else { return nil }
+    return UInt32(total)
+}
+
+/// Dotted-quad IPv4 ("192.0.2.1"): exactly four decimal parts 0…255.
+func parseIPv4(_ t: [UInt8]) -> UInt32? {
+    var v: UInt32 = 0
+    var part: UInt32 = 0
+    var digits = 0
+    var parts = 0
+    for c in t + [0x2E] {
+        if c == 0x2E {
+            guard digits > 0, parts < 4 else { return nil }
+            v = v << 8 | part
+            parts &+= 1
+            part = 0
+            digits = 0
+        } else if c >= 0x30 && c <= 0x39 {
+            part = part &* 10 &+ UInt32(c &- 0x30)
+            digits &+= 1
+            guard digits <= 3, part <= 255 else { return nil }
+        } else {
+            return nil
+        }
+    }
+    return parts == 4 ? v : nil
+}
+
+func formatIPv4(_ v: UInt32) -> String {
+    "\(v >> 24).\((v >> 16) & 0xFF).\((v >> 8) & 0xFF).\(v & 0xFF)"
+}
+
+/// RFC 4291 §2.2 text form: eight groups, one "::", optional trailing IPv4.
+func parseIPv6(_ t: [UInt8]) -> (hi: UInt64, lo: UInt64)? {
+    var groups: [UInt16] = []
+    var gap = -1
+    var i = 0
+    if t.count >= 2, t[0] == 0x3A, t[1] == 0x3A { gap = 0; i = 2 } else if t.first == 0x3A { return nil }
+    while i < t.count {
+        var j = i
+        var v: UInt32 = 0
+        while j < t.count, j &- i < 5, let h = hexValue(t[j]) { v = v << 4 | UInt32(h); j &+= 1 }
+        if j < t.count, t[j] == 0x2E {
+            // Embedded IPv4 in the last 32 bits.
+            guard let v4 = parseIPv4(Array(t[i...])), groups.count <= 6 else { return nil }
+            groups.append(UInt16(v4 >> 16))
+            groups.append(UInt16(v4 & 0xFFFF))
+            i = t.count
+            break
+        }
+        guard j > i, j &- i <= 4 else { return nil }
+        groups.append(UInt16(v))
+        i = j
+        if i == t.count { break }
+        guard t[i] == 0x3A else { return nil }
+        i &+= 1
+        if i < t.count, t[i] == 0x3A {
+            guard gap < 0 else { return nil }
+            gap = groups.count
+            i &+= 1
+        } else if i == t.count {
+            return nil
+        }
+    }
+    if gap >= 0 {
+        guard groups.count <= 7 else { return nil }
+        groups.insert(contentsOf: [UInt16](repeating: 0, count: 8 &- groups.count), at: gap)
+    }
+    guard groups.count == 8 else { return nil }
+    var hi: UInt64 = 0, lo: UInt64 = 0
+    for k in 0..<4 { hi = hi << 16 | UInt64(groups[k]) }
+    for k in 4..<8 { lo = lo << 16 | UInt64(groups[k]) }
+    return (hi, lo)
+}
+
+/// RFC 5952 §4 canonical text: lowercase, no leading zeros, the longest
+/// run (>= 2) of zero groups as "::" (the first on a tie); IPv4-mapped
+/// addresses end in dotted quad (§5).
+func formatIPv6(hi: UInt64, lo: UInt64) -> String {
+    var g: [UInt16] = []
+    for k in 0..<4 { g.append(UInt16(truncatingIfNeeded: hi >> (48 &- 16 &* UInt64(k)))) }
+    for k in 0..<4 { g.append(UInt16(truncatingIfNeeded: lo >> (48 &- 16 &* UInt64(k)))) }
+    if hi == 0, lo >> 32 == 0xFFFF {
+        return "::ffff:" + formatIPv4(UInt32(truncatingIfNeeded: lo))
+    }
+    var bestStart = -1, bestLen = 0, k = 0
+    while k < 8 {
+        if g[k] == 0 {
+            var e = k
+            while e < 8, g[e] == 0 { e &+= 1 }
+            if e &- k > bestLen { bestStart = k; bestLen = e &- k }
+            k = e
+        } else {
+            k &+= 1
+        }
+    }
+    if bestLen < 2 { bestStart = -1 }
+    var out = ""
+    var needColon = false
+    k = 0
+    while k < 8 {
+        if k == bestStart {
+            out += "::"
+            k &+= bestLen
+            needColon = false
+            continue
+        }
+        if needColon { out += ":" }
+        out += hexString(g[k])
+        needColon = true
+        k &+= 1
+    }
+    return out
+}
+
+func hexString(_ v: UInt16) -> String {
+    var digits: [UInt8] = []
+    var x = v
+    repeat {
+        digits.append(hexDigit(UInt8(x & 0xF)))
+        x >>= 4
+    } while x != 0
+    return String(decoding: digits.reversed(), as: UTF8.self)
+}
+
+@inline(__always)
+func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 0x30 &+ v : 0x61 &+ v &- 10 }
+
+func hexValue(_ c: UInt8) -> UInt8? {
+    switch c {
+    case 0x30...0x39: return c &- 0x30
+    case 0x41...0x46: return c &- 0x41 &+ 10
+    case 0x61...0x66: return c &- 0x61 &+ 10
+    default: return nil
+    }
+}
+
+/// Hex of `bytes`, no separators; lowercase unless `uppercase`.
+func hexEncode(_ bytes: [UInt8], uppercase: Bool = false) -> String {
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count &* 2)
+    let shift: UInt8 = uppercase ? 0x20 : 0
+    for b in bytes {
+        let hi = hexDigit(b >> 4), lo = hexDigit(b & 0xF)
+        out.append(hi >= 0x61 ? hi &- shift : hi)
+        out.append(lo >= 0x61 ? lo &- shift : lo)
+    }
+    return String(decoding: out, as: UTF8.self)
+}
