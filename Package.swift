@@ -28,6 +28,8 @@ let package = Package(
         .target(name: "Config"),
         // DNS wire format: messages, names, RDATA, EDNS, presentation. Pure: no I/O.
         .target(name: "DNS"),
+        // RFC 1035 master files: parser ($ORIGIN, $TTL, $INCLUDE) and writer. Pure: no I/O.
+        .target(name: "Zone", dependencies: ["DNS"]),
         // SQLite state store.
         .target(name: "Store", dependencies: ["Sys", "CShim"]),
         // Applet table, dispatch, init and the CLI commands.
@@ -36,6 +38,7 @@ let package = Package(
 
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "DNSTests", dependencies: ["DNS", "AllocCounter"]),
+        .testTarget(name: "ZoneTests", dependencies: ["Zone", "DNS"], exclude: ["Fixtures"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Sys"]),
         // Test-only malloc interposer: proves hot paths allocate nothing.
         .target(name: "AllocCounter", path: "Tests/AllocCounter"),

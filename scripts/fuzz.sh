@@ -23,8 +23,12 @@ case "$TARGET" in
     MODULE=FuzzUCI
     SOURCES=(Sources/Config/*.swift)
     ;;
+  dns)
+    MODULE=FuzzDNS
+    SOURCES=(Sources/DNS/*.swift)
+    ;;
   *)
-    echo "fuzz.sh: unknown target '$TARGET' (known: uci)" >&2
+    echo "fuzz.sh: unknown target '$TARGET' (known: uci, dns)" >&2
     exit 2
     ;;
 esac

@@ -13,6 +13,7 @@ APT_PKGS=(
   qemu-user-static skopeo
   # system tests and real peers
   python3-pytest dnsutils iproute2 sqlite3 busybox procps
+  bind9-utils knot knot-dnsutils knot-dnssecutils
 )
 
 missing=()

@@ -75,8 +75,7 @@ extension RData {
             try want(3)
             let flags = UInt8(truncatingIfNeeded: try parseNumber(f[0], max: 255, what: "CAA flags"))
             let tag = f[1].text
-            guard !f[1].quoted, !tag.isEmpty, tag.count <= 255,
-                  tag.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) }) else {
+            guard !f[1].quoted, !tag.isEmpty, tag.count <= 15, tag.allSatisfy(RData.isCAATagByte) else {
                 throw .badPresentation("bad CAA tag '\(f[1].string)'")
             }
             return .caa(flags: flags, tag: tag, value: try unescapeCharacterString(f[2].text))

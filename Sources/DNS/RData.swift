@@ -80,6 +80,11 @@ public enum RData: Equatable, Sendable {
         }
     }
 
+    /// A letter or digit: the only bytes a CAA tag may hold (RFC 8659 §4.1.1).
+    static func isCAATagByte(_ b: UInt8) -> Bool {
+        (b >= 0x30 && b <= 0x39) || (b | 0x20 >= 0x61 && b | 0x20 <= 0x7A)
+    }
+
     /// True for the types whose RDATA this library decodes into fields.
     public static func isTyped(_ t: RRType) -> Bool {
         switch t {
@@ -130,10 +135,17 @@ public enum RData: Equatable, Sendable {
             // RFC 2782 forbids compression; RFC 3597 §4 lets receivers decompress.
             return .srv(SRV(priority: p, weight: w, port: port, target: try NameView.read(&s).domainName))
         case .caa:
+            let start = s.offset
             let flags = try s.readU8()
             let tagLength = Int(try s.readU8())
-            guard tagLength >= 1 else { throw .badRData(type: type.rawValue, offset: s.offset) }
             let tag = Array(try s.readBytes(tagLength))
+            // RFC 8659 §4.1.1: the tag is 1-15 ASCII letters and digits. Any
+            // other tag is carried losslessly as opaque data (printed as
+            // `\# LEN HEX`), so its presentation form still parses back.
+            guard tagLength >= 1, tagLength <= 15, tag.allSatisfy(RData.isCAATagByte) else {
+                try s.seek(to: start)
+                return .unknown(type: type, data: Array(try s.readBytes(s.remaining)))
+            }
             let value = Array(try s.readBytes(s.remaining))
             return .caa(flags: flags, tag: tag, value: value)
         default:

@@ -105,14 +105,16 @@ func decodeRData(_ type: RRType, _ wire: [UInt8]) throws -> RData {
         #expect(try decodeRData(.txt, r.wireBytes) == r)
     }
 
-    @Test func wireDecodingChecksRDLength() {
+    @Test func wireDecodingChecksRDLength() throws {
         #expect(throws: DNSError.self) { try decodeRData(.a, [1, 2, 3]) }
         #expect(throws: DNSError.self) { try decodeRData(.a, [1, 2, 3, 4, 5]) }
         #expect(throws: DNSError.self) { try decodeRData(.aaaa, [1, 2, 3, 4]) }
         #expect(throws: DNSError.self) { try decodeRData(.txt, []) }
         #expect(throws: DNSError.self) { try decodeRData(.txt, [3, 97]) }
         #expect(throws: DNSError.self) { try decodeRData(.mx, [0, 1, 0, 0]) }
-        #expect(throws: DNSError.self) { try decodeRData(.caa, [0, 0]) }
+        #expect(throws: DNSError.self) { try decodeRData(.caa, [0, 5, 0x61]) } // tag past RDLENGTH
+        // An empty (invalid) tag is carried as opaque data, not refused.
+        #expect(try decodeRData(.caa, [0, 0]) == .unknown(type: .caa, data: [0, 0]))
         #expect(throws: DNSError.self) { try decodeRData(.soa, [0, 0, 1, 2, 3]) }
         #expect(throws: DNSError.self) { try decodeRData(.srv, [0, 1, 0, 2, 0, 3]) }
         #expect(throws: Never.self) { _ = try? decodeRData(RRType(99), []) }
@@ -143,5 +145,24 @@ func decodeRData(_ type: RRType, _ wire: [UInt8]) throws -> RData {
         #expect(t.description == #"x.example.com. 5 CH TXT "a b""#)
         #expect(throws: DNSError.self) { try ResourceRecord("www 300 IN", origin: origin) }
         #expect(throws: DNSError.self) { try ResourceRecord("www 300 IN BOGUS x", origin: origin) }
+    }
+}
+
+@Suite struct CAARegressionTests {
+    /// Found by the DNS fuzzer: a CAA tag with non-ASCII bytes decoded into a
+    /// typed CAA whose presentation could not be parsed back. It is now
+    /// carried as opaque data, printed and re-read with the generic form.
+    @Test func caaWithAnInvalidTagIsCarriedOpaque() throws {
+        let rdata: [UInt8] = [0, 5, 0x97, 0x87, 0x73, 0x75, 0x65] + Array("letsencrypt.org".utf8)
+        var msg: [UInt8] = [0x12, 0x34, 0x84, 0x00, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0x01, 0x01, 0, 1, 0, 0, 0x0e, 0x10]
+        msg += [0, UInt8(rdata.count)] + rdata
+        let m = try Message(bytes: msg)
+        let rd = try #require(m.answers.first?.rdata)
+        #expect(rd == .unknown(type: .caa, data: rdata))
+        #expect(rd.presentation.hasPrefix("\\# 22 "))
+        #expect(try RData(type: .caa, text: rd.presentation) == rd)
+        // A valid tag still decodes typed; a tag over 15 characters is refused in text.
+        #expect(try RData(type: .caa, text: "0 issue \"ca.example\"") == .caa(flags: 0, tag: Array("issue".utf8), value: Array("ca.example".utf8)))
+        #expect(throws: DNSError.self) { try RData(type: .caa, text: "0 abcdefghijklmnop \"x\"") }
     }
 }
