@@ -1,14 +1,22 @@
+import Foundation
 import Testing
 @testable import Store
 import Sys
 
-private func tempDB(_ tag: String) -> String {
-    "/tmp/dnsbox-store-test-\(Sys.pid)-\(tag)-\(Sys.random64() % 1_000_000)/sub/dir/dnsbox.db"
+/// A database path three directories deep in a fresh temporary directory,
+/// removed when the test's `TempDir` goes out of scope.
+private final class TempDir {
+    let root: String
+    init(_ tag: String) { root = "/tmp/dnsbox-store-test-\(Sys.pid)-\(tag)-\(Sys.random64() % 1_000_000)" }
+    var db: String { root + "/sub/dir/dnsbox.db" }
+    deinit { try? FileManager.default.removeItem(atPath: root) }
 }
 
 @Suite struct StoreTests {
     @Test func openCreatesMissingDirectoriesAndAppliesMigrations() throws {
-        let path = tempDB("open")
+        let tmp = TempDir("open")
+        defer { withExtendedLifetime(tmp) {} } // ARC may not end it earlier
+        let path = tmp.db
         let store = try Store(path: path)
         #expect(FileSystem.kind(FileSystem.dirname(path)) == .directory)
         #expect(store.schemaVersion == Migrations.latestVersion)
@@ -20,7 +28,9 @@ private func tempDB(_ tag: String) -> String {
     }
 
     @Test func writesBumpTheGenerationAndPersistAcrossReopen() throws {
-        let path = tempDB("persist")
+        let tmp = TempDir("persist")
+        defer { withExtendedLifetime(tmp) {} } // ARC may not end it earlier
+        let path = tmp.db
         do {
             let store = try Store(path: path)
             try store.set("peers", "b", "2")
@@ -41,7 +51,9 @@ private func tempDB(_ tag: String) -> String {
     }
 
     @Test func anotherConnectionSeesTheGenerationChange() throws {
-        let path = tempDB("gen")
+        let tmp = TempDir("gen")
+        defer { withExtendedLifetime(tmp) {} } // ARC may not end it earlier
+        let path = tmp.db
         let writer = try Store(path: path)
         let reader = try Store(path: path)
         let g0 = try reader.generation()
@@ -51,7 +63,9 @@ private func tempDB(_ tag: String) -> String {
     }
 
     @Test func aFailedWriteRollsBackEverything() throws {
-        let store = try Store(path: tempDB("rollback"))
+        let tmp = TempDir("rollback")
+        defer { withExtendedLifetime(tmp) {} } // ARC may not end it earlier
+        let store = try Store(path: tmp.db)
         #expect(throws: StoreError.self) {
             try store.write { (db) throws(StoreError) in
                 let s = try db.prepare("INSERT INTO kv(ns, key, value, updated) VALUES('n', 'k', 'v', 0)")
@@ -64,7 +78,9 @@ private func tempDB(_ tag: String) -> String {
     }
 
     @Test func aNewerSchemaIsRefusedNotDowngraded() throws {
-        let path = tempDB("newer")
+        let tmp = TempDir("newer")
+        defer { withExtendedLifetime(tmp) {} } // ARC may not end it earlier
+        let path = tmp.db
         do {
             let store = try Store(path: path)
             try store.db.exec("PRAGMA user_version = 999")
@@ -78,7 +94,9 @@ private func tempDB(_ tag: String) -> String {
     }
 
     @Test func integrityCheckSaysOK() throws {
-        let store = try Store(path: tempDB("check"))
+        let tmp = TempDir("check")
+        defer { withExtendedLifetime(tmp) {} } // ARC may not end it earlier
+        let store = try Store(path: tmp.db)
         #expect(try store.db.integrityCheck() == "ok")
     }
 
