@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "DNS"),
         // RFC 1035 master files: parser ($ORIGIN, $TTL, $INCLUDE) and writer. Pure: no I/O.
         .target(name: "Zone", dependencies: ["DNS"]),
+        // Authoritative answering (RFC 1034 §4.3.2) over a compiled snapshot. Sans-I/O.
+        .target(name: "Authority", dependencies: ["DNS", "Zone"]),
         // SQLite state store.
         .target(name: "Store", dependencies: ["Sys", "CShim"]),
         // Applet table, dispatch, init and the CLI commands.
@@ -39,6 +41,7 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "DNSTests", dependencies: ["DNS", "AllocCounter"]),
         .testTarget(name: "ZoneTests", dependencies: ["Zone", "DNS"], exclude: ["Fixtures"]),
+        .testTarget(name: "AuthorityTests", dependencies: ["Authority", "DNS", "Zone", "AllocCounter"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Sys"]),
         // Test-only malloc interposer: proves hot paths allocate nothing.
         .target(name: "AllocCounter", path: "Tests/AllocCounter"),

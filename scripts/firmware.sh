@@ -16,7 +16,7 @@ case "$ARCH" in
 esac
 
 # Product modules in dependency order. Keep in sync with Package.swift.
-MODULES=(Config DNS Zone Sys Runtime Store Applets dnsbox)
+MODULES=(Config DNS Zone Authority Sys Runtime Store Applets dnsbox)
 
 SWIFTC=$(command -v swiftc)
 TOOLCHAIN=$(dirname "$(dirname "$(readlink -f "$SWIFTC")")")

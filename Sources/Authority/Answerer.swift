@@ -1,0 +1,328 @@
+// The authoritative answering engine, sans-I/O: query bytes in, response
+// bytes out, into a buffer the caller owns. UDP, TCP and tests all drive
+// `respond`. The per-query path allocates nothing: names stay views into
+// the query or the snapshot's arena, loops use indices, and errors are
+// caught as `DNSError` (never boxed).
+
+import DNS
+
+/// Answers queries from a `Snapshot` (RFC 1034 §4.3.2, RFC 2308, RFC 4592,
+/// RFC 6891, RFC 8482).
+public struct Answerer {
+    public let snapshot: Snapshot
+    /// NSID payload (RFC 5001), sent when the client asks and this is non-nil.
+    public let nsid: [UInt8]?
+    /// CHAOS TXT answers: `version.bind` and `hostname.bind`/`id.server`.
+    let versionTXT: RData
+    let identityTXT: RData
+    let versionBind: DomainName
+    let hostnameBind: DomainName
+    let idServer: DomainName
+    /// CNAME hops followed at most.
+    public static let maxChain = 8
+    /// The EDNS payload size advertised in responses.
+    public static let payloadSize: UInt16 = EDNSView.defaultPayloadSize
+
+    public init(snapshot: Snapshot, nsid: [UInt8]? = nil, version: [UInt8] = Array("dnsbox".utf8),
+                identity: [UInt8]? = nil) {
+        self.snapshot = snapshot
+        self.nsid = nsid
+        versionTXT = .txt([Array(version.prefix(255))])
+        identityTXT = .txt([Array((identity ?? nsid ?? []).prefix(255))])
+        versionBind = DomainName(trustedLabels: ["version", "bind"])
+        hostnameBind = DomainName(trustedLabels: ["hostname", "bind"])
+        idServer = DomainName(trustedLabels: ["id", "server"])
+    }
+
+    /// What to put in the authority section after the answer.
+    enum Authority {
+        case none
+        case soa(zone: Int)
+        case referral(zone: Int, node: Int, owner: NameView)
+    }
+
+    /// Writes the response to `query` into `out` and returns its length;
+    /// 0 means send nothing (responses, runts). UDP responses are capped at
+    /// the client's payload size (512 without EDNS) and truncated at a
+    /// record boundary with TC=1; TCP ones at 65535. Hot-path safe.
+    public func respond(to query: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer,
+                        udp: Bool) -> Int {
+        var hr = ByteReader(query)
+        let qh: Header
+        do throws(DNSError) { qh = try Header.read(&hr) } catch { return 0 }
+        if qh.qr { return 0 }
+        var h = Header(id: qh.id)
+        h.qr = true
+        h.opcode = qh.opcode
+        h.rd = qh.rd
+        h.cd = qh.cd
+        let q: Query
+        do throws(DNSError) {
+            q = try Query.parse(query)
+        } catch {
+            h.rcode = RCode.formErr.headerBits
+            return headerOnly(h, into: out)
+        }
+        let limit = udp ? q.maxUDPResponse : 65535
+        do throws(DNSError) {
+            var w = try MessageWriter(buffer: out, capacity: limit, header: h)
+            try w.writeQuestion(q.question)
+            // Room for our OPT, so a truncated answer still carries it.
+            let wantNSID = nsid != nil && (q.edns?.requestsNSID ?? false)
+            var optSize = 0
+            if q.edns != nil {
+                optSize = 11
+                if wantNSID, let n = nsid { optSize &+= 4 &+ n.count }
+            }
+            w.reserve(optSize)
+            var rcode = RCode.noError
+            if q.needsBadVers {
+                rcode = .badVers
+            } else if qh.opcode != .query {
+                rcode = .notImp
+            } else {
+                rcode = answer(q, &w)
+            }
+            w.release()
+            if q.edns != nil {
+                if wantNSID, let n = nsid {
+                    let dnssecOK = q.edns?.dnssecOK ?? false
+                    let r = n.withUnsafeBytes { (b: UnsafeRawBufferPointer) -> Result<Void, DNSError> in
+                        do throws(DNSError) {
+                            try w.writeOPT(payloadSize: Answerer.payloadSize, rcode: rcode, dnssecOK: dnssecOK, nsid: b)
+                            return .success(())
+                        } catch {
+                            return .failure(error)
+                        }
+                    }
+                    try r.get()
+                } else {
+                    try w.writeOPT(payloadSize: Answerer.payloadSize, rcode: rcode,
+                                   dnssecOK: q.edns?.dnssecOK ?? false)
+                }
+            } else {
+                w.header.rcode = rcode.headerBits
+            }
+            return w.finish()
+        } catch {
+            // Only a buffer smaller than the question gets here.
+            h.rcode = RCode.servFail.headerBits
+            return headerOnly(h, into: out)
+        }
+    }
+
+    /// A 12-byte response: header only (FORMERR, or no room at all).
+    func headerOnly(_ h: Header, into out: UnsafeMutableRawBufferPointer) -> Int {
+        do throws(DNSError) {
+            var w = try MessageWriter(buffer: out, header: h)
+            return w.finish()
+        } catch {
+            return 0
+        }
+    }
+
+    /// Fills answer, authority and additional sections for a QUERY and
+    /// returns the RCODE. On running out of room, sets TC and stops.
+    func answer(_ q: Query, _ w: inout MessageWriter) -> RCode {
+        let qn = q.question.name
+        let qtype = q.question.type
+        if q.question.rrClass == .ch { return chaos(q, &w) }
+        guard q.question.rrClass == .in || q.question.rrClass == .any else { return .refused }
+        // Zone transfers and other meta queries are not answered here.
+        if qtype.rawValue >= 128 && qtype.rawValue <= 254 && qtype != RRType(255) { return .refused }
+        guard let first = snapshot.zoneIndex.closestEncloser(of: qn) else { return .refused }
+        var zi = first.value
+        var cur = qn
+        var hops = 0
+        // Nodes answered so far in this chain (zone, node): a CNAME back to
+        // one of them ends the chain instead of repeating it.
+        var seenZone = InlineArray<8, Int>(repeating: -1)
+        var seenNode = InlineArray<8, Int>(repeating: -1)
+        var rcode = RCode.noError
+        var authority = Authority.none
+        var aa = true
+        do throws(DNSError) {
+            while true {
+                let z = snapshot.zones[zi]
+                let step = try resolve(cur, zone: z, zoneIndex: zi, qtype: qtype, &w)
+                switch step {
+                case .done:
+                    break
+                case .nodata:
+                    authority = .soa(zone: zi)
+                case .nxdomain:
+                    rcode = .nxDomain
+                    authority = .soa(zone: zi)
+                case .referral(let node, let owner):
+                    if w.header.anCount == 0 { aa = false }
+                    authority = .referral(zone: zi, node: node, owner: owner)
+                case .cname(let target, let node):
+                    if hops < seenNode.count {
+                        seenZone[hops] = zi
+                        seenNode[hops] = node
+                    }
+                    hops &+= 1
+                    guard hops < Answerer.maxChain, let t = snapshot.arenaName(at: target),
+                          let next = snapshot.zoneIndex.closestEncloser(of: t) else { break }
+                    if let ni = snapshot.zones[next.value].index[t] {
+                        var k = 0
+                        while k < hops && k < seenNode.count && !(seenZone[k] == next.value && seenNode[k] == ni) {
+                            k &+= 1
+                        }
+                        if k < hops && k < seenNode.count { break }
+                    }
+                    zi = next.value
+                    cur = t
+                    continue
+                }
+                break
+            }
+            w.header.aa = aa
+            switch authority {
+            case .none:
+                break
+            case .soa(let zi):
+                let z = snapshot.zones[zi]
+                try w.writeRecord(.authority, owner: z.origin, ttl: z.negativeTTL, rdata: z.soa)
+            case .referral(let zi, let ni, let owner):
+                let node = snapshot.zones[zi].nodes[ni]
+                guard let ns = node.rrset(.ns) else { break }
+                try writeSet(ns, owner: owner, .authority, &w)
+                // Glue is required: if it does not fit, the client must retry over TCP.
+                try writeAdditional(ns, &w)
+            }
+            if case .none = authority { try additionalForAnswer(qtype, cur, zi, &w) }
+        } catch {
+            if case .noRoom = error { w.header.tc = true }
+            w.header.aa = aa
+        }
+        return rcode
+    }
+
+    enum Step {
+        case done
+        case nodata
+        case nxdomain
+        case referral(node: Int, owner: NameView)
+        case cname(target: Int, node: Int)
+    }
+
+    /// Looks `name` up in `z` (RFC 1034 §4.3.2 step 3) and writes what it
+    /// finds to the answer section.
+    func resolve(_ name: NameView, zone z: CompiledZone, zoneIndex zi: Int, qtype: RRType,
+                 _ w: inout MessageWriter) throws(DNSError) -> Step {
+        let below = name.labelCount &- z.origin.labelCount
+        // Walk down from just below the apex: a delegation on the way wins.
+        var d = below &- 1
+        var nodeIndex = -1
+        var encloser = z.index[z.origin] ?? 0
+        while d >= 0 {
+            guard let owner = name.dropping(labels: d) else { return .nxdomain }
+            guard let ni = z.index[owner] else { break }
+            if z.nodes[ni].isDelegation {
+                // DS belongs to the parent side (RFC 4035 §3.1.4.1).
+                if d == 0 && qtype == .ds { nodeIndex = ni; break }
+                return .referral(node: ni, owner: owner)
+            }
+            encloser = ni
+            if d == 0 { nodeIndex = ni }
+            d &-= 1
+        }
+        if below == 0 { nodeIndex = encloser }
+        if nodeIndex < 0 {
+            // No such name: a wildcard child of the closest encloser
+            // answers for it (RFC 4592 §3.3.1), else NXDOMAIN.
+            let wi = z.nodes[encloser].wildcard
+            guard wi >= 0 else { return .nxdomain }
+            nodeIndex = wi
+        }
+        let node = z.nodes[nodeIndex]
+        if node.rrsets.isEmpty { return .nodata }
+        if qtype == RRType(255) {
+            // RFC 8482 §4.2: one RRset is enough.
+            try writeSet(node.rrsets[0], owner: name, .answer, &w)
+            return .done
+        }
+        if let set = node.rrset(qtype) {
+            try writeSet(set, owner: name, .answer, &w)
+            return .done
+        }
+        if let c = node.rrset(.cname) {
+            try writeSet(c, owner: name, .answer, &w)
+            return c.targetOffset >= 0 ? .cname(target: c.targetOffset, node: nodeIndex) : .done
+        }
+        return .nodata
+    }
+
+    func writeSet(_ s: RRSet, owner: NameView, _ section: Section, _ w: inout MessageWriter) throws(DNSError) {
+        var i = 0
+        while i < s.rdatas.count {
+            try w.writeRecord(section, owner: owner, ttl: s.ttl, rdata: s.rdatas[i])
+            i &+= 1
+        }
+    }
+
+    func writeAdditional(_ s: RRSet, _ w: inout MessageWriter) throws(DNSError) {
+        var i = 0
+        while i < s.additional.count {
+            let a = s.additional[i]
+            var k = 0
+            while k < a.rdatas.count {
+                try w.writeRecord(.additional, owner: a.owner, ttl: a.ttl, rdata: a.rdatas[k])
+                k &+= 1
+            }
+            i &+= 1
+        }
+    }
+
+    /// Target addresses for an MX/SRV/NS answer (RFC 1035 §3.3.9). Optional
+    /// data: what does not fit is left out without TC (RFC 2181 §9).
+    func additionalForAnswer(_ qtype: RRType, _ name: NameView, _ zi: Int, _ w: inout MessageWriter) throws(DNSError) {
+        guard qtype == .mx || qtype == .srv || qtype == .ns else { return }
+        let z = snapshot.zones[zi]
+        guard let ni = z.index[name], let s = z.nodes[ni].rrset(qtype) else { return }
+        do throws(DNSError) {
+            try writeAdditional(s, &w)
+        } catch {
+            return
+        }
+    }
+
+    /// CHAOS class: TXT for version.bind, hostname.bind and id.server.
+    func chaos(_ q: Query, _ w: inout MessageWriter) -> RCode {
+        let n = q.question.name
+        let t = q.question.type
+        guard t == .txt || t == RRType(255) else { return .refused }
+        let rd: RData
+        if n.equals(versionBind) {
+            rd = versionTXT
+        } else if n.equals(hostnameBind) || n.equals(idServer) {
+            rd = identityTXT
+        } else {
+            return .refused
+        }
+        w.header.aa = true
+        do throws(DNSError) {
+            try w.writeRecord(.answer, owner: n, ttl: 0, rrClass: .ch, rdata: rd)
+        } catch {
+            w.header.tc = true
+        }
+        return .noError
+    }
+}
+
+extension DomainName {
+    /// Builds a name from ASCII labels known to be valid (build time only).
+    init(trustedLabels labels: [StaticString]) {
+        var n = DomainName.root
+        var i = labels.count
+        while i > 0 {
+            i &-= 1
+            let s = labels[i]
+            var bytes: [UInt8] = []
+            s.withUTF8Buffer { b in bytes.append(contentsOf: b) }
+            if let m = try? n.prepending(label: bytes) { n = m }
+        }
+        self = n
+    }
+}
