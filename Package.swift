@@ -35,7 +35,7 @@ let package = Package(
         // SQLite state store.
         .target(name: "Store", dependencies: ["Sys", "CShim"]),
         // Applet table, dispatch, init and the CLI commands.
-        .target(name: "Applets", dependencies: ["Sys", "Runtime", "Config", "Store"]),
+        .target(name: "Applets", dependencies: ["Sys", "Runtime", "Config", "Store", "DNS", "Zone", "Authority"]),
         .executableTarget(name: "dnsbox", dependencies: ["Applets"]),
 
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),

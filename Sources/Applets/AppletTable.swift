@@ -31,9 +31,16 @@ public enum Applets {
     public static let version = "0.1.0"
 
     public static let table: [Applet] = [
-        Applet(name: "dnsd", summary: "DNS server: authoritative zones, forwarding and cache, zone transfer",
-               usage: "dnsd [-c FILE]", section: "dnsd", available: false, hidden: false,
-               capabilities: [.netBindService], run: { _ in notYet("dnsd") }),
+        Applet(name: "dnsd", summary: "DNS server: authoritative zones (UDP and TCP); forwarding and zone transfer to come",
+               usage: """
+               dnsd [-c FILE]
+                 Serves the zones of `config zone` / `config record` sections
+                 on every `list listen` address (default 0.0.0.0:53 and
+                 [::]:53), UDP and TCP. SIGHUP or `dnsbox ctl dnsd reload`
+                 reloads the zones; a zone whose file breaks keeps its
+                 previous version. Control socket: RUNDIR/dnsd.sock.
+               """, section: "dnsd", available: true, hidden: false,
+               capabilities: [.netBindService], run: { args in DnsdApplet.main(args) }),
         Applet(name: "dhcpd", summary: "DHCPv4/DHCPv6 server; registers lease names in DNS",
                usage: "dhcpd [-c FILE]", section: "dhcp", available: false, hidden: false,
                capabilities: [.netBindService, .netRaw, .netAdmin], run: { _ in notYet("dhcpd") }),

@@ -14,6 +14,8 @@ public struct SysError: Error, Equatable, CustomStringConvertible {
     public static func last(_ op: String) -> SysError { SysError(op, code: dx_errno()) }
 
     public var message: String { Sys.strerror(code) }
+    /// EAGAIN: a non-blocking call would have blocked.
+    public var wouldBlock: Bool { code == Int32(DX_EAGAIN) }
     public var description: String { "\(op): \(message)" }
 }
 

@@ -3,7 +3,7 @@ import os
 
 from conftest import APPLETS
 
-UNAVAILABLE = ["dnsd", "dhcpd", "rad", "mdnsd", "bgpd", "apictl"]
+UNAVAILABLE = ["dhcpd", "rad", "mdnsd", "bgpd", "apictl"]
 
 
 def test_version_and_list(dnsbox):
@@ -52,7 +52,7 @@ def test_unavailable_applets_say_so_and_fail(dnsbox):
 def test_applet_help_by_argument(dnsbox):
     r = dnsbox.run("init", "--help")
     assert r.returncode == 0 and "SIGHUP" in r.stdout
-    r = dnsbox.run("--help", "dnsd")
+    r = dnsbox.run("--help", "dhcpd")
     assert r.returncode == 0 and "Not yet available" in r.stdout
 
 

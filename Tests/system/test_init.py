@@ -28,7 +28,7 @@ def start_init(dnsbox, body=IDLE):
 
 
 def test_init_starts_enabled_applets_and_creates_state(dnsbox):
-    init = start_init(dnsbox, IDLE + "config dnsd 'main'\n\toption enabled '1'\n")
+    init = start_init(dnsbox, IDLE + "config rad 'main'\n\toption enabled '1'\n")
     dnsbox.wait_ready("idle")
     pid = wait_for(lambda: idle_pid(dnsbox), what="idle pid")
     assert os.readlink(f"/proc/{pid}/exe") == str(dnsbox.binary)
@@ -40,8 +40,8 @@ def test_init_starts_enabled_applets_and_creates_state(dnsbox):
     r = dnsbox.run("db", "-c", str(dnsbox.config_path), "info")
     assert "schema_version: 1" in r.stdout
     # An enabled applet that is not in this build is reported, not started.
-    assert "dnsd is enabled in the config but not yet available" in dnsbox.log("init")
-    assert "dnsd" not in dnsbox.status("init")
+    assert "rad is enabled in the config but not yet available" in dnsbox.log("init")
+    assert "rad" not in dnsbox.status("init")
     assert init.poll() is None
 
 

@@ -1,0 +1,154 @@
+"""dnsd answering real clients: dig and kdig over UDP and TCP, IPv4 and IPv6."""
+import socket
+import subprocess
+
+import pytest
+
+from conftest import need_tool, wait_for
+
+ZONE = """$TTL 300
+@       IN SOA ns1 hostmaster 2024010101 3600 600 1209600 60
+@       IN NS  ns1
+ns1     IN A   192.0.2.53
+www     IN A   192.0.2.1
+www     IN AAAA 2001:db8::1
+alias   IN CNAME www
+*.wild  IN A   192.0.2.9
+sub     IN NS  ns.sub
+ns.sub  IN A   192.0.2.77
+""" + "".join(f'big IN TXT "{chr(97 + i) * 120}"\n' for i in range(8))
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def dnsd(dnsbox, tmp_path):
+    need_tool("dig")
+    (tmp_path / "example.com.zone").write_text(ZONE)
+    port = free_port()
+    dnsbox.write_config(
+        "config dnsd 'main'\n"
+        f"\tlist listen '127.0.0.1:{port}'\n"
+        f"\tlist listen '[::1]:{port}'\n"
+        "\toption nsid 'test-ns'\n"
+        "config zone\n\toption name 'example.com'\n"
+        f"\toption file '{tmp_path / 'example.com.zone'}'\n"
+        "config zone\n\toption name 'home.lan'\n\toption ttl '120'\n"
+        "config record\n\toption zone 'home.lan'\n\toption name 'nas'\n\toption type 'A'\n\toption value '192.168.1.10'\n"
+    )
+    p = dnsbox.start("dnsd", "-c", str(dnsbox.config_path), name="dnsd")
+    dnsbox.wait_ready("dnsd")
+    dnsbox.port = port
+    dnsbox.proc = p
+    return dnsbox
+
+
+def dig(d, *args, server="127.0.0.1"):
+    r = subprocess.run(["dig", f"@{server}", "-p", str(d.port), "+time=2", "+tries=1", *args],
+                       capture_output=True, text=True, timeout=20)
+    return r.stdout
+
+
+def section(out: str, name: str) -> list[str]:
+    lines, on = [], False
+    for line in out.splitlines():
+        if line.startswith(f";; {name} SECTION"):
+            on = True
+            continue
+        if on:
+            if not line.strip():
+                break
+            lines.append(" ".join(line.split()))
+    return lines
+
+
+def test_authoritative_answer_with_flags_and_ttl(dnsd):
+    out = dig(dnsd, "www.example.com", "A", "+norec")
+    assert "status: NOERROR" in out and "flags: qr aa;" in out
+    assert section(out, "ANSWER") == ["www.example.com. 300 IN A 192.0.2.1"]
+    out = dig(dnsd, "www.example.com", "AAAA", server="::1")
+    assert section(out, "ANSWER") == ["www.example.com. 300 IN AAAA 2001:db8::1"]
+
+
+def test_nxdomain_and_nodata_carry_the_soa_with_the_negative_ttl(dnsd):
+    out = dig(dnsd, "nope.example.com", "A")
+    assert "status: NXDOMAIN" in out and " aa" in out.split("flags:")[1].split(";")[0]
+    assert section(out, "AUTHORITY") == [
+        "example.com. 60 IN SOA ns1.example.com. hostmaster.example.com. 2024010101 3600 600 1209600 60"]
+    out = dig(dnsd, "www.example.com", "MX")
+    assert "status: NOERROR" in out and section(out, "ANSWER") == []
+    assert section(out, "AUTHORITY")[0].startswith("example.com. 60 IN SOA")
+
+
+def test_cname_chain_wildcard_and_referral(dnsd):
+    out = dig(dnsd, "alias.example.com", "A")
+    assert section(out, "ANSWER") == ["alias.example.com. 300 IN CNAME www.example.com.",
+                                      "www.example.com. 300 IN A 192.0.2.1"]
+    out = dig(dnsd, "Anything.WILD.example.com", "A")
+    assert section(out, "ANSWER") == ["Anything.WILD.example.com. 300 IN A 192.0.2.9"]
+    out = dig(dnsd, "host.sub.example.com", "A", "+norec")
+    assert "status: NOERROR" in out and " aa" not in out.split("flags:")[1].split(";")[0]
+    assert section(out, "AUTHORITY") == ["sub.example.com. 300 IN NS ns.sub.example.com."]
+    assert section(out, "ADDITIONAL") == ["ns.sub.example.com. 300 IN A 192.0.2.77"]
+
+
+def test_truncation_then_tcp(dnsd):
+    out = dig(dnsd, "big.example.com", "TXT", "+noedns", "+ignore")
+    assert "flags: qr aa tc" in out
+    out = dig(dnsd, "big.example.com", "TXT", "+noedns")  # dig retries over TCP
+    assert len(section(out, "ANSWER")) == 8
+    out = dig(dnsd, "big.example.com", "TXT", "+tcp")
+    assert len(section(out, "ANSWER")) == 8
+
+
+def test_records_from_config_get_a_synthesized_soa(dnsd):
+    out = dig(dnsd, "nas.home.lan", "A")
+    assert section(out, "ANSWER") == ["nas.home.lan. 120 IN A 192.168.1.10"]
+    out = dig(dnsd, "home.lan", "SOA")
+    assert section(out, "ANSWER")[0].startswith("home.lan. 120 IN SOA ns1.home.lan. hostmaster.home.lan. ")
+    assert section(dig(dnsd, "home.lan", "NS"), "ANSWER") == ["home.lan. 120 IN NS ns1.home.lan."]
+
+
+def test_refused_outside_zones_nsid_and_chaos(dnsd):
+    assert "status: REFUSED" in dig(dnsd, "example.org", "A")
+    out = dig(dnsd, "+nsid", "www.example.com")
+    assert 'NSID: 74 65 73 74 2d 6e 73 ("test-ns")' in out
+    assert dig(dnsd, "version.bind", "TXT", "CH", "+short").strip() == '"dnsbox"'
+    assert dig(dnsd, "hostname.bind", "TXT", "CH", "+short").strip() == '"test-ns"'
+
+
+def test_kdig_agrees(dnsd):
+    need_tool("kdig")
+    r = subprocess.run(["kdig", "@127.0.0.1", "-p", str(dnsd.port), "+tcp", "alias.example.com", "A"],
+                       capture_output=True, text=True, timeout=20)
+    assert "status: NOERROR" in r.stdout and "192.0.2.1" in r.stdout
+
+
+def test_malformed_packets_get_formerr_or_nothing_and_serving_goes_on(dnsd):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(1)
+    s.sendto(b"\x12\x34\x01\x00\x00\x02\x00\x00\x00\x00\x00\x00\x03abc", ("127.0.0.1", dnsd.port))
+    reply, _ = s.recvfrom(512)
+    assert reply[:2] == b"\x12\x34" and reply[3] & 0x0F == 1  # FORMERR, ID echoed
+    for junk in (b"", b"\x00", b"\xff" * 11, bytes(range(256)) * 4):
+        s.sendto(junk, ("127.0.0.1", dnsd.port))
+    s.close()
+    assert section(dig(dnsd, "www.example.com"), "ANSWER") == ["www.example.com. 300 IN A 192.0.2.1"]
+    assert dnsd.proc.poll() is None
+
+
+def test_reload_with_a_broken_zone_file_keeps_the_previous_version(dnsd, tmp_path):
+    zone = tmp_path / "example.com.zone"
+    zone.write_text(ZONE.replace("192.0.2.1\n", "192.0.2.2\n") + "bad IN A 300.1.1.1\n")
+    r = dnsd.ctl("dnsd", "reload")
+    assert r.returncode == 0
+    wait_for(lambda: "keeping the previous version of example.com." in dnsd.log("dnsd"), what="error logged")
+    assert f"{zone}:" in dnsd.log("dnsd")
+    assert section(dig(dnsd, "www.example.com"), "ANSWER") == ["www.example.com. 300 IN A 192.0.2.1"]
+    zone.write_text(ZONE.replace("192.0.2.1\n", "192.0.2.2\n"))
+    assert dnsd.ctl("dnsd", "reload").returncode == 0
+    assert section(dig(dnsd, "www.example.com"), "ANSWER") == ["www.example.com. 300 IN A 192.0.2.2"]
