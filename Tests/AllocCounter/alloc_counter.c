@@ -2,6 +2,7 @@
  * win over libc.so's) and forwards to glibc's internal __libc_* functions. */
 #define _GNU_SOURCE
 #include "alloc_counter.h"
+#include <dlfcn.h>
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
@@ -31,4 +32,19 @@ int posix_memalign(void **out, size_t align, size_t n) {
     if (!p) return ENOMEM;
     *out = p;
     return 0;
+}
+
+static const char *hook_names[2] = { "_swift_willThrow", "_swift_willThrowTypedImpl" };
+static void **hook_slots[2];
+static void *hook_saved[2];
+
+void alloc_counter_suspend_throw_hooks(void) {
+    for (int i = 0; i < 2; i++) {
+        hook_slots[i] = (void **)dlsym(RTLD_DEFAULT, hook_names[i]);
+        if (hook_slots[i]) { hook_saved[i] = *hook_slots[i]; *hook_slots[i] = NULL; }
+    }
+}
+
+void alloc_counter_restore_throw_hooks(void) {
+    for (int i = 0; i < 2; i++) if (hook_slots[i]) *hook_slots[i] = hook_saved[i];
 }

@@ -2,30 +2,12 @@
 // `Answerer.respond`, counted with the test-only malloc interposer.
 
 import AllocCounter
-import Glibc
 import Testing
 import DNS
 @testable import Authority
 
-/// Swift Testing installs the runtime's throw hooks (`_swift_willThrow`,
-/// `_swift_willThrowTypedImpl`) to record where errors were thrown; with a
-/// hook set, every `throw` boxes the error, which allocates. A server has no
-/// hook, so the measured loop runs with them cleared. The engine throws
-/// (and catches) `DNSError.noRoom` when an answer is truncated.
-struct ThrowHooksCleared {
-    let slots: [UnsafeMutablePointer<UnsafeRawPointer?>]
-    let saved: [UnsafeRawPointer?]
-    init() {
-        let h = dlopen(nil, RTLD_NOW)
-        let names: [String] = ["_swift_willThrow", "_swift_willThrowTypedImpl"]
-        slots = names.compactMap { (n: String) -> UnsafeMutablePointer<UnsafeRawPointer?>? in
-            dlsym(h, n)?.assumingMemoryBound(to: UnsafeRawPointer?.self)
-        }
-        saved = slots.map { $0.pointee }
-        for s in slots { s.pointee = nil }
-    }
-    func restore() { for (s, v) in zip(slots, saved) { s.pointee = v } }
-}
+// Swift Testing's throw hooks box every thrown error (an allocation); the
+// measured loop suspends them (see Tests/AllocCounter/include/alloc_counter.h).
 
 @Suite struct AuthorityAllocationTests {
     @Test func mixedQueriesAllocateNothing() throws {
@@ -63,8 +45,8 @@ struct ThrowHooksCleared {
         var bytes = 0
         var k = 0
         while k < n { bytes &+= a.respond(to: packets[k], into: out, udp: true); k &+= 1 } // warm-up
-        let hooks = ThrowHooksCleared()
-        defer { hooks.restore() }
+        alloc_counter_suspend_throw_hooks()
+        defer { alloc_counter_restore_throw_hooks() }
         let before = alloc_count_this_thread()
         var i = 0
         while i < 105_000 {

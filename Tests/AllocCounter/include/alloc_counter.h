@@ -9,4 +9,9 @@
 int64_t alloc_count_this_thread(void);
 /* 1 when the interposer is active in this process. */
 int alloc_counter_active(void);
+/* Swift Testing installs the runtime's throw hooks (_swift_willThrow,
+ * _swift_willThrowTypedImpl); while one is set, every `throw` boxes its
+ * error, which allocates. A server has no hook: measured loops suspend them. */
+void alloc_counter_suspend_throw_hooks(void);
+void alloc_counter_restore_throw_hooks(void);
 #endif
