@@ -118,25 +118,17 @@ public struct MessageWriter: WireSink {
     /// Appends a record in `section` (which may not go back to an earlier one).
     public mutating func writeRecord(_ section: Section, owner: DomainName, ttl: UInt32,
                                      rrClass: RRClass = .in, rdata: RData) throws(DNSError) {
-        try record(section) { (w: inout MessageWriter) throws(DNSError) in
-            try w.writeName(owner, compress: true)
-            try w.writeRecordBody(type: rdata.type, rrClass: rrClass, ttl: ttl) { (w: inout MessageWriter) throws(DNSError) in
-                try rdata.write(to: &w)
-            }
-        }
-        bump(section)
+        try writeRR(section, type: rdata.type, rrClass: rrClass, ttl: ttl,
+                    owner: { (w: inout MessageWriter) throws(DNSError) in try w.writeName(owner, compress: true) },
+                    rdata: { (w: inout MessageWriter) throws(DNSError) in try rdata.write(to: &w) })
     }
 
     /// Appends a record whose owner is a name from the query (case as sent).
     public mutating func writeRecord(_ section: Section, owner: NameView, ttl: UInt32,
                                      rrClass: RRClass = .in, rdata: RData) throws(DNSError) {
-        try record(section) { (w: inout MessageWriter) throws(DNSError) in
-            try w.writeName(owner, compress: true)
-            try w.writeRecordBody(type: rdata.type, rrClass: rrClass, ttl: ttl) { (w: inout MessageWriter) throws(DNSError) in
-                try rdata.write(to: &w)
-            }
-        }
-        bump(section)
+        try writeRR(section, type: rdata.type, rrClass: rrClass, ttl: ttl,
+                    owner: { (w: inout MessageWriter) throws(DNSError) in try w.writeName(owner, compress: true) },
+                    rdata: { (w: inout MessageWriter) throws(DNSError) in try rdata.write(to: &w) })
     }
 
     /// Appends a record with precomputed, uncompressed RDATA (e.g. from a
@@ -144,11 +136,19 @@ public struct MessageWriter: WireSink {
     public mutating func writeRecord(_ section: Section, owner: DomainName, type: RRType, ttl: UInt32,
                                      rrClass: RRClass = .in, rdataWire: UnsafeRawBufferPointer) throws(DNSError) {
         guard rdataWire.count <= 0xFFFF else { throw .noRoom }
+        try writeRR(section, type: type, rrClass: rrClass, ttl: ttl,
+                    owner: { (w: inout MessageWriter) throws(DNSError) in try w.writeName(owner, compress: true) },
+                    rdata: { (w: inout MessageWriter) throws(DNSError) in try w.out.writeBytes(rdataWire) })
+    }
+
+    /// What every record write shares: owner, then TYPE/CLASS/TTL/RDLENGTH
+    /// around the RDATA, all or nothing, then the section count.
+    mutating func writeRR(_ section: Section, type: RRType, rrClass: RRClass, ttl: UInt32,
+                          owner: (inout MessageWriter) throws(DNSError) -> Void,
+                          rdata: (inout MessageWriter) throws(DNSError) -> Void) throws(DNSError) {
         try record(section) { (w: inout MessageWriter) throws(DNSError) in
-            try w.writeName(owner, compress: true)
-            try w.writeRecordBody(type: type, rrClass: rrClass, ttl: ttl) { (w: inout MessageWriter) throws(DNSError) in
-                try w.out.writeBytes(rdataWire)
-            }
+            try owner(&w)
+            try w.writeRecordBody(type: type, rrClass: rrClass, ttl: ttl, rdata)
         }
         bump(section)
     }
