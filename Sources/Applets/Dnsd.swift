@@ -2,80 +2,239 @@ import Authority
 import Config
 import DNS
 import Runtime
+import Store
 import Sys
 import Zone
 
 /// The `dnsd` applet: authoritative DNS over UDP and TCP from the zones in
-/// the config, answered by the sans-I/O `Answerer`.
+/// the config and the store, answered by the sans-I/O `Answerer`.
 ///
-/// This release serves from one event-loop thread per process. UDP goes
-/// through `UDPBatch` (recvmmsg/sendmmsg into preallocated slots, replies
-/// from the address each query hit) and allocates nothing per query. TCP
-/// (RFC 7766) handles length-prefixed, pipelined messages, with an idle
-/// timeout and a connection cap; a connection that buffers more than
-/// `maxPendingOutput` unread bytes is closed. A reload (SIGHUP or `ctl dnsd
-/// reload`) rebuilds the snapshot and swaps it between two packets.
+/// Threads: UDP is served by `workers` threads (default one per CPU), each
+/// with its own event loop and its own SO_REUSEPORT socket per listen
+/// address, so the kernel spreads queries over them and no lock is taken
+/// per query. The main thread runs the control socket, TCP (RFC 7766, incl.
+/// zone transfers), NOTIFY, reloads and the store watch. A reload builds a
+/// new immutable `Answerer` on the main thread and publishes it to every
+/// worker, which adopts it between two batches: queries in flight finish on
+/// the old snapshot, none sees a half-built one.
 enum DnsdApplet {
     static func main(_ args: [String]) -> Int32 {
         guard let applet = Applets.find("dnsd"), let host = ServiceHost.start(applet, args) else { return ExitCode.failure }
         let server = DnsServer(host: host)
         guard server.start() else { return ExitCode.failure }
         guard host.dropPrivileges() else { return ExitCode.failure }
-        return host.run()
+        let code = host.run()
+        server.stop()
+        return code
+    }
+}
+
+/// One UDP serving thread: its sockets, its recvmmsg/sendmmsg batch, its
+/// output buffer and its current answerer. Nothing here is shared with other
+/// workers; the main thread only hands over new answerers (`publish`).
+final class UDPWorker {
+    let index: Int
+    let loop: EventLoop
+    private var sockets: [Socket] = []
+    private let batch = UDPBatch(slots: 32, slotSize: DnsServer.udpSlotSize)
+    private let out = UnsafeMutableRawBufferPointer.allocate(byteCount: DnsServer.udpSlotSize, alignment: 8)
+    private var answerer: Answerer
+    private let lock = Lock()
+    private let hasPending = AtomicInt32(0)
+    // Guarded by `lock`.
+    private var pending: Answerer?
+    private var retired: Answerer?
+    private var thread: Thread?
+    /// Written by the worker only; read (racily, for status) by the main thread.
+    private(set) var queries: UInt64 = 0
+
+    init(index: Int, answerer: Answerer, addresses: [SocketAddress]) throws(SysError) {
+        self.index = index
+        self.answerer = answerer
+        loop = try EventLoop()
+        do throws(SysError) {
+            for a in addresses {
+                var o = Socket.Options()
+                o.reusePort = true
+                o.packetInfo = true
+                o.receiveBuffer = 1 << 20
+                let u = try Socket.udp(bind: a, options: o)
+                sockets.append(u)
+                try loop.add(fd: u.fd) { [unowned(unsafe) self] _ in self.serve(u) }
+            }
+        } catch {
+            for s in sockets { s.close() }
+            sockets = []
+            throw error
+        }
+    }
+
+    deinit {
+        out.deallocate()
+        for s in sockets { s.close() }
+    }
+
+    func startThread() throws(SysError) {
+        thread = try Thread { [unowned(unsafe) self] in
+            while !self.loop.isStopping {
+                self.adopt()
+                self.loop.runOnce()
+            }
+        }
+    }
+
+    /// Stops the thread (if any) and waits for it.
+    func stop() {
+        loop.stop()
+        thread?.join()
+        thread = nil
+    }
+
+    /// Hands a new answerer to the worker (main thread).
+    func publish(_ a: Answerer) {
+        lock.withLock { pending = a }
+        hasPending.store(1)
+        loop.wake()
+    }
+
+    /// Frees the answerer the worker gave back (main thread), so a large
+    /// snapshot is never freed on a serving thread.
+    func collectRetired() {
+        let old: Answerer? = lock.withLock {
+            let r = retired
+            retired = nil
+            return r
+        }
+        _ = old
+    }
+
+    /// Takes a published answerer, if any (worker thread; one atomic load
+    /// when there is nothing new).
+    func adopt() {
+        guard hasPending.load() != 0 else { return }
+        lock.withLock {
+            if let p = pending {
+                retired = answerer
+                answerer = p
+                pending = nil
+            }
+            hasPending.store(0)
+        }
+    }
+
+    /// Hot path: no allocation.
+    private func serve(_ socket: Socket) {
+        while true {
+            adopt()
+            let n: Int
+            do throws(SysError) { n = try batch.receive(on: socket) } catch { return }
+            if n == 0 { return }
+            var i = 0
+            while i < n {
+                let slot = batch.buffer(i)
+                let query = UnsafeRawBufferPointer(start: slot.baseAddress, count: batch.length(i))
+                let len = answerer.respond(to: query, into: out, udp: true)
+                if len > 0 && len <= slot.count, let dst = slot.baseAddress, let src = out.baseAddress {
+                    dst.copyMemory(from: src, byteCount: len)
+                    batch.setReply(i, length: len)
+                } else {
+                    batch.setReply(i, length: 0)
+                }
+                i &+= 1
+            }
+            batch.sendReplies(on: socket, count: n)
+            queries &+= UInt64(n)
+        }
     }
 }
 
 final class DnsServer {
     static let udpSlotSize = 4096
     static let maxPendingOutput = 1 << 20
+    /// A zone transfer adds messages while less than this is waiting to be sent.
+    static let transferHighWater = 1 << 17
+    static let maxWorkers = 64
 
     final class Connection {
         let socket: Socket
+        let peer: SocketAddress
         var input: [UInt8] = []
         var output: [UInt8] = []
         var lastActive: UInt64
-        init(socket: Socket, now: UInt64) {
+        var transfer: ZoneTransfer?
+        init(socket: Socket, peer: SocketAddress, now: UInt64) {
             self.socket = socket
+            self.peer = peer
             lastActive = now
         }
     }
 
     unowned(unsafe) let host: ServiceHost
+    private let threaded: Bool
     private(set) var answerer: Answerer
-    private var zones: [Zone]
-    private var udpSockets: [Socket] = []
+    private(set) var zones: [Zone]
+    private var policies: [ZonePolicy]
+    private(set) var workers: [UDPWorker] = []
     private var tcpListeners: [Socket] = []
     private var connections: [Int32: Connection] = [:]
-    private let batch = UDPBatch(slots: 32, slotSize: DnsServer.udpSlotSize)
-    private let udpOut = UnsafeMutableRawBufferPointer.allocate(byteCount: DnsServer.udpSlotSize, alignment: 8)
     private let tcpOut = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 8)
-    private var udpQueries: UInt64 = 0
     private var tcpQueries: UInt64 = 0
+    private var transfers: UInt64 = 0
     private var idleMs: UInt64 = 10_000
     private var maxConnections = 1000
+    private var store: Store?
+    private var storeGeneration: Int64 = -1
+    private var storedZones: [StoredZone] = []
+    private var storeFailing = false
+    private let notifier: Notifier
 
-    init(host: ServiceHost) {
+    /// `threaded: false` creates the workers without threads; tests then
+    /// drive them with `runWorkersOnce`.
+    init(host: ServiceHost, threaded: Bool = true) {
         self.host = host
-        let loaded = DnsServer.build(host.config, previous: [])
-        answerer = loaded.0
-        zones = loaded.1
+        self.threaded = threaded
+        notifier = Notifier(loop: host.loop)
+        answerer = Answerer(snapshot: Snapshot(zones: []))
+        zones = []
+        policies = []
     }
 
     deinit {
-        udpOut.deallocate()
         tcpOut.deallocate()
     }
 
-    /// Zones and answerer from a config; zone errors are logged (the zone is
-    /// skipped, or its previous version kept).
-    static func build(_ c: Config, previous: [Zone]) -> (Answerer, [Zone]) {
-        let set = ZoneSet.load(c, previous: previous, now: UInt32(truncatingIfNeeded: Sys.realtimeNanos() / 1_000_000_000))
-        for e in set.errors { log.error(e) }
+    /// The answerer for a config and a zone set.
+    static func makeAnswerer(_ c: Config, _ zones: [Zone]) -> Answerer {
         let nsid = c.string("dnsd", nil, "nsid").flatMap { $0.isEmpty ? nil : Array($0.utf8) }
         let version = Array((c.string("dnsd", nil, "version") ?? "dnsbox").utf8)
-        let a = Answerer(snapshot: Snapshot(zones: set.zones), nsid: nsid, version: version)
-        log.info("serving \(set.zones.count) zones", [("zones", set.zones.map { $0.origin.description }.joined(separator: ","))])
-        return (a, set.zones)
+        return Answerer(snapshot: Snapshot(zones: zones), nsid: nsid, version: version)
+    }
+
+    /// Rebuilds zones and the answerer from `c` and the stored zones, hands
+    /// the answerer to the workers and NOTIFYs secondaries of zones whose
+    /// serial changed. Zone errors are logged (the zone is skipped, or its
+    /// previous version kept).
+    private func rebuild(_ c: Config, reason: String) {
+        let set = ZoneSet.load(c, stored: storedZones, previous: zones,
+                               now: UInt32(truncatingIfNeeded: Sys.realtimeNanos() / 1_000_000_000))
+        for e in set.errors { log.error(e) }
+        let next = DnsServer.makeAnswerer(c, set.zones)
+        let before = zones
+        answerer = next
+        zones = set.zones
+        policies = set.policies
+        for w in workers { w.publish(next) }
+        log.info("serving \(set.zones.count) zones", [("reason", reason),
+                 ("zones", set.zones.map { "\($0.origin)\($0.soa.map { "@\($0.serial)" } ?? "")" }.joined(separator: ","))])
+        var i = 0
+        while i < zones.count {
+            let z = zones[i]
+            let old = before.first(where: { $0.origin == z.origin })?.soa?.serial
+            if let s = z.soa?.serial, old != s, !policies[i].notify.isEmpty {
+                notifier.notify(z, targets: policies[i].notify)
+            }
+            i += 1
+        }
     }
 
     /// The listen addresses: `list listen`, or 0.0.0.0:53 and [::]:53.
@@ -91,6 +250,12 @@ final class DnsServer {
         return .success(out)
     }
 
+    /// `option workers`: 0 (the default) means one per CPU this process may use.
+    static func workerCount(_ c: Config) -> Int {
+        let n = c.int("dnsd", nil, "workers") ?? 0
+        return max(1, min(n > 0 ? n : Sys.processorCount, maxWorkers))
+    }
+
     func start() -> Bool {
         let c = host.config
         idleMs = UInt64(c.milliseconds("dnsd", nil, "tcp_idle_timeout") ?? 10_000)
@@ -102,15 +267,14 @@ final class DnsServer {
             log.error(e.message)
             return false
         }
+        openStore()
+        rebuild(c, reason: "start")
+        let count = DnsServer.workerCount(c)
         do throws(SysError) {
+            for i in 0..<count {
+                workers.append(try UDPWorker(index: i, answerer: answerer, addresses: addrs))
+            }
             for a in addrs {
-                var o = Socket.Options()
-                o.reusePort = true
-                o.packetInfo = true
-                o.receiveBuffer = 1 << 20
-                let u = try Socket.udp(bind: a, options: o)
-                udpSockets.append(u)
-                try host.loop.add(fd: u.fd) { [unowned(unsafe) self] _ in self.serveUDP(u) }
                 var to = Socket.Options()
                 to.reusePort = true
                 let t = try Socket.tcpListen(bind: a, options: to)
@@ -118,50 +282,98 @@ final class DnsServer {
                 try host.loop.add(fd: t.fd) { [unowned(unsafe) self] _ in self.accept(t) }
                 log.info("listening", [("address", a.description)])
             }
+            if threaded {
+                for w in workers { try w.startThread() }
+            }
         } catch {
             log.error("cannot listen: \(error.description)")
+            stop()
             return false
         }
-        host.loop.schedule(after: 1000, repeating: true) { [unowned(unsafe) self] in self.closeIdle() }
+        log.info("udp workers", [("count", "\(count)")])
+        host.loop.schedule(after: 1000, repeating: true) { [unowned(unsafe) self] in
+            self.closeIdle()
+            self.checkStore()
+            for w in self.workers { w.collectRetired() }
+        }
         host.applyConfig = { [unowned(unsafe) self] next in
             if case .success(let a) = DnsServer.listenAddresses(next), a != addrs {
                 log.warn("option listen changed; it takes effect after a restart")
             }
-            let (answerer, zones) = DnsServer.build(next, previous: self.zones)
-            self.answerer = answerer
-            self.zones = zones
+            if DnsServer.workerCount(next) != self.workers.count {
+                log.warn("option workers changed; it takes effect after a restart")
+            }
+            self.idleMs = UInt64(next.milliseconds("dnsd", nil, "tcp_idle_timeout") ?? 10_000)
+            self.maxConnections = next.int("dnsd", nil, "tcp_max_connections") ?? 1000
+            self.refreshStoredZones()
+            self.rebuild(next, reason: "reload")
             return nil
         }
+        host.command = { [unowned(unsafe) self] cmd in
+            guard cmd == "poke" else { return nil }
+            // The API pokes after a store write: look now instead of at the next poll.
+            self.checkStore()
+            return "ok generation=\(self.storeGeneration)"
+        }
         host.statusFields = { [unowned(unsafe) self] in
-            [("zones", "\(self.zones.count)"), ("udp_queries", "\(self.udpQueries)"),
-             ("tcp_queries", "\(self.tcpQueries)"), ("tcp_connections", "\(self.connections.count)")]
+            var udp: UInt64 = 0
+            for w in self.workers { udp &+= w.queries }
+            return [("zones", "\(self.zones.count)"), ("workers", "\(self.workers.count)"),
+                    ("udp_queries", "\(udp)"), ("tcp_queries", "\(self.tcpQueries)"),
+                    ("tcp_connections", "\(self.connections.count)"), ("transfers", "\(self.transfers)"),
+                    ("store_generation", "\(self.storeGeneration)")]
         }
         return true
     }
 
-    // MARK: UDP (hot path: no allocation)
+    func stop() {
+        for w in workers { w.stop() }
+    }
 
-    private func serveUDP(_ socket: Socket) {
-        while true {
-            let n: Int
-            do throws(SysError) { n = try batch.receive(on: socket) } catch { return }
-            if n == 0 { return }
-            var i = 0
-            while i < n {
-                let slot = batch.buffer(i)
-                let query = UnsafeRawBufferPointer(start: slot.baseAddress, count: batch.length(i))
-                let len = answerer.respond(to: query, into: udpOut, udp: true)
-                if len > 0 && len <= slot.count, let dst = slot.baseAddress, let src = udpOut.baseAddress {
-                    dst.copyMemory(from: src, byteCount: len)
-                    batch.setReply(i, length: len)
-                } else {
-                    batch.setReply(i, length: 0)
-                }
-                i &+= 1
-            }
-            batch.sendReplies(on: socket, count: n)
-            udpQueries &+= UInt64(n)
+    /// Test hook: one round of every worker's loop (workers without threads).
+    func runWorkersOnce(timeoutMs: Int) {
+        for w in workers {
+            w.adopt()
+            w.loop.runOnce(timeoutMs: timeoutMs)
         }
+    }
+
+    // MARK: store
+
+    /// Opens the store (before privileges are dropped) and reads its zones.
+    /// Without a store dnsd serves the config's zones and says why.
+    private func openStore() {
+        do throws(StoreError) {
+            store = try Store(path: host.settings.database)
+        } catch {
+            log.warn("cannot open the store; serving zones from the config only: \(error.description)")
+            return
+        }
+        refreshStoredZones()
+    }
+
+    /// Reads the stored zones if the generation moved; true if it did.
+    @discardableResult
+    private func refreshStoredZones() -> Bool {
+        guard let store else { return false }
+        do throws(StoreError) {
+            guard try store.generation() != storeGeneration else { return false }
+            let (g, z) = try store.zones()
+            storedZones = z
+            storeGeneration = g
+            if storeFailing { log.info("store readable again", [("generation", "\(g)")]) }
+            storeFailing = false
+            return true
+        } catch {
+            // The fail-safe: keep serving the last good picture.
+            if !storeFailing { log.error("cannot read zones from the store; serving the last good version: \(error.description)") }
+            storeFailing = true
+            return false
+        }
+    }
+
+    private func checkStore() {
+        if refreshStoredZones() { rebuild(host.config, reason: "store generation \(storeGeneration)") }
     }
 
     // MARK: TCP (RFC 7766)
@@ -170,12 +382,12 @@ final class DnsServer {
         while true {
             let next: (Socket, SocketAddress)?
             do throws(SysError) { next = try listener.accept() } catch { return }
-            guard let (sock, _) = next else { return }
+            guard let (sock, peer) = next else { return }
             if connections.count >= maxConnections {
                 sock.close()
                 continue
             }
-            let conn = Connection(socket: sock, now: host.loop.now())
+            let conn = Connection(socket: sock, peer: peer, now: host.loop.now())
             connections[sock.fd] = conn
             do throws(SysError) {
                 try host.loop.add(fd: sock.fd, events: EventLoop.readable | EventLoop.hangup) { [unowned(unsafe) self] ev in
@@ -189,7 +401,10 @@ final class DnsServer {
 
     private func onTCP(_ conn: Connection, _ events: UInt32) {
         conn.lastActive = host.loop.now()
-        if events & EventLoop.writable != 0 && !flush(conn) { return close(conn) }
+        if events & EventLoop.writable != 0 {
+            guard flush(conn) else { return close(conn) }
+            if conn.output.isEmpty && !process(conn) { return close(conn) }
+        }
         guard events & (EventLoop.readable | EventLoop.hangup) != 0 else { return }
         var chunk = [UInt8](repeating: 0, count: 16384)
         while true {
@@ -206,29 +421,84 @@ final class DnsServer {
             // At most one whole message plus its prefix may wait unanswered.
             if conn.input.count > 2 * 65537 { return close(conn) }
         }
-        // Answer every complete message (pipelining: in order, RFC 7766 §6.2.1.1).
-        var consumed = 0
-        while conn.input.count - consumed >= 2 {
-            let len = Int(conn.input[consumed]) << 8 | Int(conn.input[consumed + 1])
-            guard conn.input.count - consumed - 2 >= len else { break }
-            let n = conn.input.withUnsafeBytes { all in
-                answerer.respond(to: UnsafeRawBufferPointer(rebasing: all[(consumed + 2)..<(consumed + 2 + len)]),
-                                 into: tcpOut, udp: false)
-            }
-            consumed += 2 + len
-            tcpQueries &+= 1
-            if n > 0 {
-                conn.output.append(UInt8(n >> 8))
-                conn.output.append(UInt8(n & 0xff))
-                conn.output.append(contentsOf: UnsafeRawBufferPointer(start: tcpOut.baseAddress, count: n))
-            }
-        }
-        if consumed > 0 { conn.input.removeFirst(consumed) }
-        if conn.output.count > DnsServer.maxPendingOutput || !flush(conn) { close(conn) }
+        if !process(conn) { close(conn) }
     }
 
-    /// Writes what it can; waits for EPOLLOUT when the socket is full.
-    /// Returns false when the connection must be closed.
+    /// Answers every complete message in order (pipelining, RFC 7766
+    /// §6.2.1.1); a zone transfer in progress holds back later messages
+    /// until its last message is queued. Returns false to close.
+    private func process(_ conn: Connection) -> Bool {
+        if conn.transfer != nil && !pumpTransfer(conn) { return false }
+        var consumed = 0
+        while conn.transfer == nil && conn.input.count - consumed >= 2 {
+            let len = Int(conn.input[consumed]) << 8 | Int(conn.input[consumed + 1])
+            guard conn.input.count - consumed - 2 >= len else { break }
+            let range = (consumed + 2)..<(consumed + 2 + len)
+            consumed += 2 + len
+            tcpQueries &+= 1
+            if startTransfer(conn, Array(conn.input[range])) {
+                if !pumpTransfer(conn) { return false }
+                continue
+            }
+            let n = conn.input.withUnsafeBytes { all in
+                answerer.respond(to: UnsafeRawBufferPointer(rebasing: all[range]), into: tcpOut, udp: false)
+            }
+            if n > 0 { queue(conn, n) }
+        }
+        if consumed > 0 { conn.input.removeFirst(consumed) }
+        return conn.output.count <= DnsServer.maxPendingOutput && flush(conn)
+    }
+
+    private func queue(_ conn: Connection, _ n: Int) {
+        conn.output.append(UInt8(n >> 8))
+        conn.output.append(UInt8(n & 0xff))
+        conn.output.append(contentsOf: UnsafeRawBufferPointer(start: tcpOut.baseAddress, count: n))
+    }
+
+    /// Starts an AXFR/IXFR if `query` asks for one of our zones and the peer
+    /// is in its `allow_transfer`; false leaves the query to the answerer
+    /// (which REFUSES transfers).
+    private func startTransfer(_ conn: Connection, _ query: [UInt8]) -> Bool {
+        let found: (Zone, ZoneTransfer)? = query.withUnsafeBytes { b in
+            guard let q = try? Query.parse(b), q.header.opcode == .query, q.edns.map({ $0.version == 0 }) ?? true,
+                  q.question.type == .axfr || q.question.type == .ixfr,
+                  q.question.rrClass == .in else { return nil }
+            let name = q.question.name.domainName
+            guard let i = zones.firstIndex(where: { $0.origin == name }) else { return nil }
+            guard policies[i].mayTransfer(conn.peer) else {
+                log.warn("zone transfer refused", [("zone", name.description), ("peer", conn.peer.description)])
+                return nil
+            }
+            guard let t = ZoneTransfer(zone: zones[i], query: b) else { return nil }
+            return (zones[i], t)
+        }
+        guard let (zone, t) = found else { return false }
+        conn.transfer = t
+        transfers &+= 1
+        log.info("zone transfer", [("zone", zone.origin.description), ("serial", "\(zone.soa?.serial ?? 0)"),
+                                   ("records", "\(zone.records.count)"), ("peer", conn.peer.description)])
+        return true
+    }
+
+    /// Queues transfer messages until the high-water mark; clears
+    /// `conn.transfer` when the last one is queued. False on failure.
+    private func pumpTransfer(_ conn: Connection) -> Bool {
+        while var t = conn.transfer, conn.output.count < DnsServer.transferHighWater {
+            let n = t.nextMessage(into: tcpOut)
+            conn.transfer = t.isFinished ? nil : t
+            if n == 0 {
+                // A record that fits no message: the transfer cannot complete.
+                log.error("zone transfer aborted", [("zone", t.zone.origin.description)])
+                conn.transfer = nil
+                return false
+            }
+            queue(conn, n)
+        }
+        return true
+    }
+
+    /// Writes what it can; waits for EPOLLOUT when the socket is full or a
+    /// transfer has more to send. Returns false when the connection must be closed.
     private func flush(_ conn: Connection) -> Bool {
         while !conn.output.isEmpty {
             let n: Int
@@ -239,7 +509,8 @@ final class DnsServer {
             }
             conn.output.removeFirst(n)
         }
-        try? host.loop.modify(fd: conn.socket.fd, events: EventLoop.readable | EventLoop.hangup)
+        let more = conn.transfer != nil ? EventLoop.writable : 0
+        try? host.loop.modify(fd: conn.socket.fd, events: EventLoop.readable | EventLoop.hangup | more)
         return true
     }
 
@@ -252,7 +523,117 @@ final class DnsServer {
     private func closeIdle() {
         let now = host.loop.now()
         var idle: [Connection] = []
-        for (_, c) in connections where (now &- c.lastActive) / 1_000_000 >= idleMs { idle.append(c) }
+        for (_, c) in connections where c.transfer == nil && (now &- c.lastActive) / 1_000_000 >= idleMs { idle.append(c) }
         for c in idle { close(c) }
+    }
+}
+
+/// Sends NOTIFY (RFC 1996) to a zone's secondaries when its serial changes,
+/// over UDP from the main loop, and retries until each one answers: after
+/// 1, 2, 4 and 8 seconds, then gives up (the secondary's refresh timer
+/// still catches the change).
+final class Notifier {
+    static let retryDelaysMs: [UInt64] = [1000, 2000, 4000, 8000]
+
+    struct Pending {
+        var zone: Zone
+        var target: SocketAddress
+        var id: UInt16
+        var attempts: Int
+        var dueAt: UInt64
+    }
+
+    unowned(unsafe) let loop: EventLoop
+    private var v4: Socket?
+    private var v6: Socket?
+    private var pending: [Pending] = []
+    private var timer: EventLoop.TimerID?
+    private var buffer = [UInt8](repeating: 0, count: 4096)
+    private(set) var sent: UInt64 = 0
+    private(set) var acknowledged: UInt64 = 0
+
+    init(loop: EventLoop) { self.loop = loop }
+
+    func notify(_ zone: Zone, targets: [SocketAddress]) {
+        for t in targets {
+            pending.removeAll { $0.target == t && $0.zone.origin == zone.origin }
+            var p = Pending(zone: zone, target: t, id: UInt16(truncatingIfNeeded: Sys.random64()), attempts: 0, dueAt: 0)
+            send(&p)
+            pending.append(p)
+        }
+        armTimer()
+    }
+
+    private func socket(for family: SocketAddress.Family) -> Socket? {
+        if family == .v4, let s = v4 { return s }
+        if family == .v6, let s = v6 { return s }
+        let any = family == .v4 ? SocketAddress(ip: "0.0.0.0", port: 0) : SocketAddress(ip: "::", port: 0)
+        guard let bindTo = any, let s = try? Socket.udp(bind: bindTo) else {
+            log.error("cannot open a socket for NOTIFY")
+            return nil
+        }
+        do throws(SysError) {
+            try loop.add(fd: s.fd) { [unowned(unsafe) self] _ in self.receive(s) }
+        } catch {
+            s.close()
+            return nil
+        }
+        if family == .v4 { v4 = s } else { v6 = s }
+        return s
+    }
+
+    private func send(_ p: inout Pending) {
+        p.attempts += 1
+        let delay = Notifier.retryDelaysMs[min(p.attempts - 1, Notifier.retryDelaysMs.count - 1)]
+        p.dueAt = loop.now() &+ delay * 1_000_000
+        guard let s = socket(for: p.target.family) else { return }
+        let msg = Notify.message(id: p.id, zone: p.zone)
+        if (try? s.send(msg, to: p.target)) != nil {
+            sent &+= 1
+            log.info("notify sent", [("zone", p.zone.origin.description), ("serial", "\(p.zone.soa?.serial ?? 0)"),
+                                     ("target", p.target.description), ("attempt", "\(p.attempts)")])
+        }
+    }
+
+    private func receive(_ s: Socket) {
+        while true {
+            var result: (Int, SocketAddress)? = nil
+            buffer.withUnsafeMutableBytes { b in result = try? s.receive(into: b) }
+            guard let (n, from) = result else { return }
+            buffer.withUnsafeBytes { all in
+                let reply = UnsafeRawBufferPointer(rebasing: all[0..<n])
+                if let i = pending.firstIndex(where: { $0.target == from && Notify.isReply(reply, id: $0.id, zone: $0.zone.origin) }) {
+                    acknowledged &+= 1
+                    log.info("notify acknowledged", [("zone", pending[i].zone.origin.description), ("target", from.description)])
+                    pending.remove(at: i)
+                }
+            }
+        }
+    }
+
+    private func armTimer() {
+        guard timer == nil, !pending.isEmpty else { return }
+        timer = loop.schedule(after: 250, repeating: true) { [unowned(unsafe) self] in self.retry() }
+    }
+
+    private func retry() {
+        let now = loop.now()
+        var i = 0
+        while i < pending.count {
+            if pending[i].dueAt <= now {
+                if pending[i].attempts > Notifier.retryDelaysMs.count {
+                    log.warn("notify not acknowledged; giving up", [("zone", pending[i].zone.origin.description),
+                                                                    ("target", pending[i].target.description)])
+                    pending.remove(at: i)
+                    continue
+                }
+                send(&pending[i])
+            }
+            i += 1
+        }
+        if pending.isEmpty, let t = timer {
+            loop.cancel(t)
+            timer = nil
+        }
     }
 }

@@ -1,24 +1,64 @@
 import Config
 import DNS
 import Runtime
+import Store
 import Sys
 import Zone
 
-/// The zones dnsd serves, built from `config zone` and `config record`
-/// sections. Off the hot path: allocates freely.
+/// Who may transfer a zone and whom to NOTIFY when its serial changes.
+struct ZonePolicy {
+    var allowTransfer: [CIDR] = []
+    var notify: [SocketAddress] = []
+
+    func mayTransfer(_ peer: SocketAddress) -> Bool {
+        guard let ip = IPAddress(bytes: peer.bytes) else { return false }
+        for c in allowTransfer where c.contains(ip) { return true }
+        return false
+    }
+}
+
+/// The zones dnsd serves, built from `config zone` / `config record`
+/// sections and from the zones in the store. Off the hot path: allocates
+/// freely.
 ///
-/// Contract: a zone whose file or records fail to load is not served, and the
-/// error names file:line (or the record's section); on a reload, a zone that
-/// fails keeps its previous good version. A zone without an SOA gets one
-/// (`ns1.ZONE`, `hostmaster.ZONE`, serial = load time in seconds, so it grows
-/// on every change) and an NS record.
+/// Contract:
+/// - a zone whose file or records fail to load is not served, and the error
+///   names file:line (or the record's section); on a reload, a zone that
+///   fails keeps its previous good version;
+/// - a zone in both the config and the store is one zone: the store's
+///   records are added to the config's (this is how the API writes into a
+///   zone declared in the config);
+/// - a zone without an SOA gets one (`ns1.ZONE`, `hostmaster.ZONE`) and an
+///   NS record. Its serial is the previous serial when nothing changed, and
+///   otherwise max(now in seconds, previous + 1), so it grows on every
+///   change, even two changes within one second.
 struct ZoneSet {
     var zones: [Zone] = []
+    var policies: [ZonePolicy] = []
     var errors: [String] = []
 
-    static func load(_ c: Config, previous: [Zone], now: UInt32) -> ZoneSet {
+    /// One record to add, in presentation form, and where it came from.
+    struct RecordSpec {
+        var owner: String
+        var type: String
+        var value: String
+        var ttl: UInt32?
+        var at: String
+    }
+
+    struct ZoneSpec {
+        var name: String
+        var origin: DomainName
+        var ttl: UInt32
+        var file: String?
+        var records: [RecordSpec] = []
+        var policy = ZonePolicy()
+    }
+
+    static func load(_ c: Config, stored: [StoredZone] = [], previous: [Zone], now: UInt32) -> ZoneSet {
         var out = ZoneSet()
-        var seen: Set<DomainName> = []
+        var specs: [ZoneSpec] = []
+        var byOrigin: [DomainName: Int] = [:]
         for section in c.sections(ofType: "zone") {
             let where_ = "zone section at \(section.location.description)"
             guard let name = section.option("name")?.values.last, !name.isEmpty else {
@@ -32,27 +72,78 @@ struct ZoneSet {
                 out.errors.append("\(where_): bad zone name '\(name)': \(error)")
                 continue
             }
-            if seen.contains(origin) {
+            if byOrigin[origin] != nil {
                 out.errors.append("\(where_): zone '\(name)' is declared twice")
                 continue
             }
-            seen.insert(origin)
-            let ttl = UInt32(section.option("ttl")?.values.last.flatMap { Int($0) } ?? 3600)
-            switch build(origin: origin, ttl: ttl, section: section, config: c, now: now) {
-            case .success(let z): out.zones.append(z)
-            case .failure(let e):
-                if let old = previous.first(where: { $0.origin == origin }) {
-                    out.errors.append("\(e.message); keeping the previous version of \(origin)")
-                    out.zones.append(old)
+            var spec = ZoneSpec(name: name, origin: origin,
+                                ttl: UInt32(section.option("ttl")?.values.last.flatMap { Int($0) } ?? 3600),
+                                file: section.option("file")?.values.last)
+            for text in section.option("allow_transfer")?.values ?? [] {
+                if let cidr = CIDR(text) ?? IPAddress(text).flatMap({ CIDR(address: $0, prefix: $0.bitWidth) }) {
+                    spec.policy.allowTransfer.append(cidr)
                 } else {
-                    out.errors.append("\(e.message); zone \(origin) is not served")
+                    out.errors.append("\(where_): allow_transfer '\(text)' is not an address or prefix; ignored")
                 }
             }
+            for text in section.option("notify")?.values ?? [] {
+                if let a = SocketAddress(hostPort: text, defaultPort: 53) {
+                    spec.policy.notify.append(a)
+                } else {
+                    out.errors.append("\(where_): notify '\(text)' is not an address[:port]; ignored")
+                }
+            }
+            byOrigin[origin] = specs.count
+            specs.append(spec)
         }
         for r in c.sections(ofType: "record") {
             let z = r.option("zone")?.values.last ?? ""
-            if !c.sections(ofType: "zone").contains(where: { $0.option("name")?.values.last == z }) {
+            guard let i = specs.firstIndex(where: { $0.name == z }) else {
                 out.errors.append("record at \(r.location.description): no zone named '\(z)'")
+                continue
+            }
+            specs[i].records.append(RecordSpec(owner: r.option("name")?.values.last ?? "@",
+                                               type: r.option("type")?.values.last ?? "",
+                                               value: r.option("value")?.values.last ?? "",
+                                               ttl: r.option("ttl")?.values.last.flatMap { UInt32($0) },
+                                               at: "record at \(r.location.description)"))
+        }
+        for s in stored {
+            let origin: DomainName
+            do throws(DNSError) {
+                origin = try DomainName(s.name.hasSuffix(".") ? s.name : s.name + ".")
+            } catch {
+                out.errors.append("stored zone '\(s.name)': bad name: \(error)")
+                continue
+            }
+            let i: Int
+            if let known = byOrigin[origin] {
+                i = known
+            } else {
+                i = specs.count
+                byOrigin[origin] = i
+                specs.append(ZoneSpec(name: s.name, origin: origin, ttl: UInt32(clamping: s.ttl ?? 3600), file: nil))
+            }
+            for r in s.records {
+                specs[i].records.append(RecordSpec(owner: r.name, type: r.type, value: r.value,
+                                                   ttl: r.ttl.map { UInt32(clamping: $0) },
+                                                   at: "stored record \(r.id) of zone \(s.name)"))
+            }
+        }
+        for spec in specs {
+            let old = previous.first(where: { $0.origin == spec.origin })
+            switch build(spec, previous: old, now: now) {
+            case .success(let z):
+                out.zones.append(z)
+                out.policies.append(spec.policy)
+            case .failure(let e):
+                if let old {
+                    out.errors.append("\(e.message); keeping the previous version of \(spec.origin)")
+                    out.zones.append(old)
+                    out.policies.append(spec.policy)
+                } else {
+                    out.errors.append("\(e.message); zone \(spec.origin) is not served")
+                }
             }
         }
         return out
@@ -60,38 +151,41 @@ struct ZoneSet {
 
     struct LoadError: Error { var message: String }
 
-    private static func build(origin: DomainName, ttl: UInt32, section: UCISection, config c: Config,
-                              now: UInt32) -> Result<Zone, LoadError> {
+    static func build(_ spec: ZoneSpec, previous: Zone?, now: UInt32) -> Result<Zone, LoadError> {
+        let origin = spec.origin
         var records: [ResourceRecord] = []
-        if let file = section.option("file")?.values.last {
+        var sources: [String] = []
+        if let file = spec.file {
             do throws(ZoneError) {
                 let z = try Zone.load(file: file, origin: origin, directory: FileSystem.dirname(file),
-                                      defaultTTL: ttl, readFile: { try? FileSystem.readFile($0) })
+                                      defaultTTL: spec.ttl, readFile: { try? FileSystem.readFile($0) })
                 records = z.records
+                sources = Array(repeating: file, count: records.count)
             } catch {
                 return .failure(LoadError(message: error.description))
             }
         }
-        let zoneName = section.option("name")?.values.last ?? ""
-        for r in c.sections(ofType: "record") where r.option("zone")?.values.last == zoneName {
-            let at = "record at \(r.location.description)"
-            let owner = r.option("name")?.values.last ?? "@"
-            guard let typeText = r.option("type")?.values.last, let type = RRType(mnemonic: typeText) else {
-                return .failure(LoadError(message: "\(at): missing or unknown type"))
+        for r in spec.records {
+            guard let type = RRType(mnemonic: r.type) else {
+                return .failure(LoadError(message: "\(r.at): missing or unknown type '\(r.type)'"))
             }
-            guard let value = r.option("value")?.values.last else {
-                return .failure(LoadError(message: "\(at): option 'value' is required"))
+            if r.value.isEmpty {
+                return .failure(LoadError(message: "\(r.at): option 'value' is required"))
             }
-            let rttl = r.option("ttl")?.values.last.flatMap { UInt32($0) } ?? ttl
             do throws(DNSError) {
-                let name = owner == "@" ? origin : try DomainName(owner, origin: origin)
+                let name = r.owner == "@" || r.owner.isEmpty ? origin : try DomainName(r.owner, origin: origin)
                 guard name.isSubdomain(of: origin) else {
-                    return .failure(LoadError(message: "\(at): '\(owner)' is outside zone \(origin)"))
+                    return .failure(LoadError(message: "\(r.at): '\(r.owner)' is outside zone \(origin)"))
                 }
-                let rdata = try RData(type: type, text: value, origin: origin)
-                records.append(ResourceRecord(owner: name, ttl: rttl, rdata: rdata))
+                let rdata = try RData(type: type, text: r.value, origin: origin)
+                let record = ResourceRecord(owner: name, ttl: r.ttl ?? spec.ttl, rdata: rdata)
+                // RFC 2181 §5: an RRset holds each RDATA once.
+                if !records.contains(where: { $0.owner == record.owner && $0.rdata == record.rdata }) {
+                    records.append(record)
+                    sources.append(r.at)
+                }
             } catch {
-                return .failure(LoadError(message: "\(at): \(error)"))
+                return .failure(LoadError(message: "\(r.at): \(error)"))
             }
         }
         if !records.contains(where: { $0.type == .soa && $0.owner == origin }) {
@@ -102,13 +196,30 @@ struct ZoneSet {
             } catch {
                 return .failure(LoadError(message: "zone \(origin): cannot synthesize its SOA: \(error)"))
             }
-            let soa = SOA(mname: ns1, rname: hostmaster, serial: now, refresh: 3600, retry: 600,
-                          expire: 1_209_600, minimum: min(ttl, 3600))
-            records.insert(ResourceRecord(owner: origin, ttl: ttl, rdata: .soa(soa)), at: 0)
             if !records.contains(where: { $0.type == .ns && $0.owner == origin }) {
-                records.insert(ResourceRecord(owner: origin, ttl: ttl, rdata: .ns(ns1)), at: 1)
+                records.insert(ResourceRecord(owner: origin, ttl: spec.ttl, rdata: .ns(ns1)), at: 0)
+                sources.insert("the synthesized NS of \(origin)", at: 0)
             }
+            var serial = now
+            if let p = previous, let ps = p.soa {
+                if p.records.filter({ $0.type != .soa }) == records {
+                    serial = ps.serial
+                } else if !(serial &- ps.serial > 0 && serial &- ps.serial < 0x8000_0000) {
+                    // RFC 1982: the new serial must be "greater" than the old one.
+                    serial = ps.serial &+ 1
+                }
+            }
+            let soa = SOA(mname: ns1, rname: hostmaster, serial: serial, refresh: 3600, retry: 600,
+                          expire: 1_209_600, minimum: min(spec.ttl, 3600))
+            records.insert(ResourceRecord(owner: origin, ttl: spec.ttl, rdata: .soa(soa)), at: 0)
+            sources.insert("the synthesized SOA of \(origin)", at: 0)
         }
-        return .success(Zone(origin: origin, records: records))
+        // The whole-zone rules (one SOA, CNAME exclusivity, in-zone owners)
+        // apply to config and stored records as to files.
+        do throws(ZoneError) {
+            return .success(try Zone.check(origin: origin, records: records, sources: sources))
+        } catch {
+            return .failure(LoadError(message: error.description))
+        }
     }
 }

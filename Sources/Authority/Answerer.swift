@@ -78,6 +78,8 @@ public struct Answerer {
             var rcode = RCode.noError
             if q.needsBadVers {
                 rcode = .badVers
+            } else if qh.opcode == .notify {
+                rcode = acknowledgeNotify(q, &w)
             } else if qh.opcode != .query {
                 rcode = .notImp
             } else {
@@ -119,6 +121,17 @@ public struct Answerer {
         } catch {
             return 0
         }
+    }
+
+    /// A NOTIFY (RFC 1996) sent to us. We are a primary with nothing to
+    /// refresh, so a NOTIFY for one of our zones is acknowledged (NOERROR,
+    /// AA=1) and anything else gets NOTAUTH, as Knot and BIND do.
+    func acknowledgeNotify(_ q: Query, _ w: inout MessageWriter) -> RCode {
+        guard q.question.type == .soa, q.question.rrClass == .in,
+              let z = snapshot.zoneIndex.closestEncloser(of: q.question.name), z.labelsDropped == 0
+        else { return .notAuth }
+        w.header.aa = true
+        return .noError
     }
 
     /// Fills answer, authority and additional sections for a QUERY and

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
@@ -58,7 +59,16 @@ int dx_unsetenv(const char *name) { return unsetenv(name); }
 int dx_getpid(void) { return (int)getpid(); }
 int dx_getppid(void) { return (int)getppid(); }
 unsigned dx_getuid(void) { return (unsigned)getuid(); }
-int dx_nprocs(void) { long n = sysconf(_SC_NPROCESSORS_ONLN); return n > 0 ? (int)n : 1; }
+/* CPUs this process may run on (taskset, cpusets), else the online count. */
+int dx_nprocs(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
 void dx_exit_now(int code) { _exit(code); }
 void dx_exit(int code) { exit(code); }
 

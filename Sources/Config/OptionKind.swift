@@ -19,6 +19,8 @@ public enum OptionKind: Equatable, Sendable {
     case address
     /// See `CIDR`.
     case cidr
+    /// An address (one host) or an address/prefix.
+    case addressOrCIDR
     /// See `HostPort`; with a default port the port may be left out.
     case hostPort(defaultPort: Int?)
     /// Exactly one of the listed words.
@@ -36,6 +38,7 @@ public enum OptionKind: Equatable, Sendable {
         case .duration: return Duration.parseMilliseconds(value) != nil
         case .address: return IPAddress(value) != nil
         case .cidr: return CIDR(value) != nil
+        case .addressOrCIDR: return IPAddress(value) != nil || CIDR(value) != nil
         case .hostPort(let defaultPort): return HostPort(value, defaultPort: defaultPort) != nil
         case .oneOf(let words):
             for word in words where word == value { return true }
@@ -54,6 +57,7 @@ public enum OptionKind: Equatable, Sendable {
         case .duration: return "a duration such as 30 (seconds), 500ms, 5m or 1h30m"
         case .address: return "an IPv4 or IPv6 address"
         case .cidr: return "an address/prefix such as 192.0.2.0/24 or 2001:db8::/32"
+        case .addressOrCIDR: return "an address or an address/prefix such as 192.0.2.1 or 2001:db8::/32"
         case .hostPort(let defaultPort):
             if let defaultPort {
                 return "host[:port] or [IPv6][:port], port 1..65535 (default \(defaultPort))"

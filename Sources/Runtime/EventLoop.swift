@@ -222,6 +222,11 @@ public final class EventLoop {
         _ = dx_eventfd_signal(wakeFD)
     }
 
+    /// Makes a `runOnce` blocked in epoll_wait return (from any thread).
+    public func wake() {
+        _ = dx_eventfd_signal(wakeFD)
+    }
+
     /// True while a stop is pending (set by `stop()`, cleared when `run()` returns).
     public var isStopping: Bool { dx_atomic_load(stopFlag) != 0 }
 }

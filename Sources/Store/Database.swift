@@ -86,6 +86,20 @@ public final class Database {
         return s
     }
 
+    /// Runs `body` inside a read transaction (BEGIN … COMMIT): every read in
+    /// it sees one committed state, and writers are not held up (WAL).
+    public func readTransaction<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+        try exec("BEGIN")
+        do {
+            let v = try body()
+            try exec("COMMIT")
+            return v
+        } catch {
+            _ = sqlite3_exec(db, "ROLLBACK", nil, nil, nil)
+            throw error
+        }
+    }
+
     /// Runs `body` inside BEGIN IMMEDIATE … COMMIT; rolls back when it throws.
     /// When this returns, the transaction is durable.
     public func transaction<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {

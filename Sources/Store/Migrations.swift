@@ -23,6 +23,23 @@ public enum Migrations {
                 PRIMARY KEY (ns, key)
             ) WITHOUT ROWID;
             """),
+        Step(version: 2, summary: "zones and records (written by the API, served by dnsd)", sql: """
+            CREATE TABLE zones (
+                name TEXT PRIMARY KEY,
+                ttl INTEGER,
+                updated INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE TABLE records (
+                id INTEGER PRIMARY KEY,
+                zone TEXT NOT NULL REFERENCES zones(name) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                type TEXT NOT NULL,
+                ttl INTEGER,
+                value TEXT NOT NULL,
+                updated INTEGER NOT NULL
+            );
+            CREATE INDEX records_by_zone ON records(zone, name);
+            """),
     ]
 
     public static var latestVersion: Int { steps.last?.version ?? 0 }

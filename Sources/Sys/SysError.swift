@@ -44,6 +44,7 @@ public enum Sys {
     public static var pid: Int32 { dx_getpid() }
     public static var parentPid: Int32 { dx_getppid() }
     public static var uid: UInt32 { dx_getuid() }
+    /// CPUs this process may run on (its affinity mask), at least 1.
     public static var processorCount: Int { Int(dx_nprocs()) }
 
     /// Nanoseconds on the monotonic clock (never jumps; for timers).

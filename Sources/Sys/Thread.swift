@@ -45,3 +45,18 @@ public final class Lock {
         return body()
     }
 }
+
+/// A sequentially consistent Int32 cell shared between threads.
+public final class AtomicInt32 {
+    private let cell: UnsafeMutablePointer<Int32>
+
+    public init(_ value: Int32 = 0) {
+        guard let c = dx_atomic_new(value) else { fatalError("out of memory creating an atomic") }
+        cell = c
+    }
+
+    deinit { dx_atomic_free(cell) }
+
+    public func load() -> Int32 { dx_atomic_load(cell) }
+    public func store(_ v: Int32) { dx_atomic_store(cell, v) }
+}

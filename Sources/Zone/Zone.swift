@@ -80,6 +80,23 @@ public struct Zone: Equatable, Sendable {
     }
 }
 
+extension Zone {
+    /// Applies the whole-zone rules to records gathered from elsewhere (the
+    /// config, the store, a file plus extra records). `sources[i]` says
+    /// where `records[i]` came from, for the error; duplicates are dropped.
+    public static func check(origin: DomainName, records: [ResourceRecord],
+                             sources: [String]) throws(ZoneError) -> Zone {
+        var builder = ZoneBuilder(apex: origin)
+        var i = 0
+        while i < records.count {
+            let source = i < sources.count ? sources[i] : "zone \(origin)"
+            try builder.add(records[i], at: ZonePlace(file: source, line: 0, column: 0))
+            i += 1
+        }
+        return try builder.finish(file: "zone \(origin)")
+    }
+}
+
 /// Collects records in file order and enforces the whole-zone rules as each
 /// record arrives, so an error names the record that broke a rule.
 struct ZoneBuilder {

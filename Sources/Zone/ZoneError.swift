@@ -40,7 +40,7 @@ struct ZonePlace: Equatable, Sendable {
     }
 
     /// `FILE:LINE`, for "first defined at" remarks.
-    var shortDescription: String { file + ":\(line)" }
+    var shortDescription: String { line == 0 ? file : file + ":\(line)" }
 }
 
 /// Path rules for `$INCLUDE` (no I/O: the caller's `readFile` does that).

@@ -47,6 +47,7 @@ private let optimized = true
             config dnsd 'main'
             \tlist listen '127.0.0.1:\(port)'
             \toption nsid 'alloc'
+            \toption workers '1'
             config zone
             \toption name 'example.com'
             \toption file '\(dir)/ex.zone'
@@ -54,7 +55,7 @@ private let optimized = true
 
         let applet = try #require(Applets.find("dnsd"))
         let host = try #require(ServiceHost.start(applet, ["-c", dir + "/c.conf"]))
-        let server = DnsServer(host: host)
+        let server = DnsServer(host: host, threaded: false)
         #expect(server.start())
 
         let queries: [[UInt8]] = [
@@ -80,7 +81,7 @@ private let optimized = true
                 var spins = 0
                 while got == nil && spins < 1000 {
                     let before = alloc_count_this_thread()
-                    host.loop.runOnce(timeoutMs: 5)
+                    server.runWorkersOnce(timeoutMs: 5)
                     if count { serverAllocations += alloc_count_this_thread() - before }
                     got = try reply.withUnsafeMutableBytes { try client.receive(into: $0) }
                     spins += 1
