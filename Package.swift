@@ -46,7 +46,7 @@ let package = Package(
         // Test-only malloc interposer: proves hot paths allocate nothing.
         .target(name: "AllocCounter", path: "Tests/AllocCounter"),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Sys", "AllocCounter"]),
-        .testTarget(name: "AppletsTests", dependencies: ["Applets", "Config", "DNS", "Sys", "Runtime", "AllocCounter"]),
+        .testTarget(name: "AppletsTests", dependencies: ["Applets", "Config", "DNS", "Sys", "Runtime", "Store", "Zone", "AllocCounter"]),
     ],
     // Swift 5 language mode: the firmware build compiles the same files with
     // plain swiftc, and process-wide state (the logger) is single-threaded by design.

@@ -75,7 +75,12 @@ public struct ZoneTransfer {
         h.aa = true
         do throws(DNSError) {
             var w = try MessageWriter(buffer: out, capacity: min(capacity, 65535), header: h)
-            if first { try w.writeQuestion(qname, type: qtype, rrClass: .in) }
+            if first {
+                try w.writeQuestion(qname, type: qtype, rrClass: .in)
+                // Owner names keep the zone's case, not the question's
+                // (the table matches names case-insensitively).
+                w.compression.removeAll()
+            }
             var wrote = 0
             while next <= end {
                 let r = next == 0 || next == rest.count + 1 ? soa : zone.records[rest[next - 1]]
