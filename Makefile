@@ -72,6 +72,7 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	scripts/fuzz.sh uci $(FUZZ_SECONDS)
 	scripts/fuzz.sh dns $(FUZZ_SECONDS)
+	scripts/fuzz.sh zone $(FUZZ_SECONDS)
 
 clean:
 	rm -rf .build .build-fw-x86_64 .build-fw-aarch64 .build-fuzz out var

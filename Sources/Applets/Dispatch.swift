@@ -85,7 +85,7 @@ func listing() -> String {
       show-config [-c FILE] [-d]    print the effective config in `uci show` form (-d: with defaults)
       install [-f] DIR              create the applet symlinks in DIR
       db [-c FILE] SUBCOMMAND       inspect the state database (info, check, get, set, list, delete)
-      ctl [-c FILE] APPLET COMMAND  send a command (status, reload) to a running applet
+      ctl [-c FILE] APPLET COMMAND  send a command (status, reload, ping; dnsd: poke) to a running applet
       ifaces [list|add|del|watch]   interfaces and addresses through rtnetlink (add IF A/P [LABEL])
       --list | --help [APPLET] | --version
 
