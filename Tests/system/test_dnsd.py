@@ -263,3 +263,63 @@ def test_zones_from_the_store_are_served_and_followed(dnsbox):
     assert dnsbox.ctl("dnsd", "poke").returncode == 0
     assert "keeping the previous version of store.test." in dnsbox.log("dnsd")
     assert section(dig(dnsbox, "svc.store.test"), "ANSWER") == ["svc.store.test. 60 IN A 10.0.0.13"]
+
+
+TYPES_ZONE = """$TTL 300
+@       IN SOA ns1 hostmaster 7 3600 600 1209600 60
+@       IN NS  ns1
+@       IN MX  10 mail
+@       IN CAA 0 issue "letsencrypt.org"
+ns1     IN A   192.0.2.53
+mail    IN A   192.0.2.25
+_sip._udp IN SRV 10 60 5060 sip
+sip     IN A   192.0.2.60
+txt     IN TXT "semi;colon" "quote\\"d" "tab\\009x"
+10      IN PTR host.types.test.
+odd     IN TYPE65534 \\# 3 abcdef
+"""
+
+
+@pytest.mark.parametrize("qname,qtype,want", [
+    ("types.test", "MX", ["types.test. 300 IN MX 10 mail.types.test."]),
+    ("types.test", "CAA", ['types.test. 300 IN CAA 0 issue "letsencrypt.org"']),
+    ("_sip._udp.types.test", "SRV", ["_sip._udp.types.test. 300 IN SRV 10 60 5060 sip.types.test."]),
+    ("txt.types.test", "TXT", ['txt.types.test. 300 IN TXT "semi;colon" "quote\\"d" "tab\\009x"']),
+    ("10.types.test", "PTR", ["10.types.test. 300 IN PTR host.types.test."]),
+    ("odd.types.test", "TYPE65534", ["odd.types.test. 300 IN TYPE65534 \\# 3 ABCDEF"]),
+    ("types.test", "NS", ["types.test. 300 IN NS ns1.types.test."]),
+])
+def test_every_record_type_through_dig(dnsd_types, qname, qtype, want):
+    out = dig(dnsd_types, qname, qtype, "+norec")
+    assert "status: NOERROR" in out and "flags: qr aa;" in out
+    assert section(out, "ANSWER") == want
+
+
+@pytest.fixture
+def dnsd_types(dnsbox, tmp_path):
+    need_tool("dig")
+    (tmp_path / "types.zone").write_text(TYPES_ZONE)
+    port = free_port()
+    dnsbox.write_config("config dnsd 'main'\n"
+                        f"\tlist listen '127.0.0.1:{port}'\n"
+                        "\toption workers '1'\n"
+                        "config zone\n\toption name 'types.test'\n"
+                        f"\toption file '{tmp_path / 'types.zone'}'\n")
+    dnsbox.start("dnsd", "-c", str(dnsbox.config_path), name="dnsd")
+    dnsbox.wait_ready("dnsd")
+    dnsbox.port = port
+    return dnsbox
+
+
+def test_mx_additional_edns_do_badvers_and_any(dnsd_types):
+    out = dig(dnsd_types, "types.test", "MX", "+dnssec", "+bufsize=4096")
+    assert section(out, "ADDITIONAL") == ["mail.types.test. 300 IN A 192.0.2.25"]
+    opt = out.split("OPT PSEUDOSECTION:")[1].split("\n")[1]
+    assert "flags: do;" in opt and "udp: 1232" in opt        # DO echoed, our payload size
+    out = dig(dnsd_types, "types.test", "SOA", "+edns=1", "+noednsnegotiation")
+    assert "status: BADVERS" in out
+    out = dig(dnsd_types, "types.test", "ANY")
+    answers = section(out, "ANSWER")
+    assert answers and len({a.split()[3] for a in answers}) == 1  # RFC 8482: one RRset
+    out = dig(dnsd_types, "nothere.types.test", "A", "+noedns")
+    assert "status: NXDOMAIN" in out and "OPT PSEUDOSECTION" not in out
