@@ -1,7 +1,41 @@
 #!/usr/bin/env bash
-# Benchmarks run dnsbox side by side with its peers (NSD, Knot, unbound,
-# dnsmasq, Kea) in one run and print ratios. There is nothing to measure yet:
-# the protocol applets (dnsd first) are not in this build. This placeholder
-# says so instead of printing numbers that mean nothing.
-echo "bench: no benchmarks yet — dnsd (issue: authoritative DNS) brings the first one (dnsperf vs NSD/Knot)."
-exit 0
+# `make bench`: dnsbox dnsd against NSD and Knot on loopback (scripts/bench/).
+# Prints a table (medians) and the issue's target ratios, and writes them to
+# .build/bench/ (bench-STAMP.txt/.json, latest.txt). Skips, saying why, when
+# it cannot run: not root, or nsd/knotd/dnsperf/taskset missing.
+#
+# Knobs (defaults = the full run, about 8 min on 2 CPUs):
+#   BENCH_RUNS=3 BENCH_SECONDS=20 (fixed load, -l) BENCH_QPS=50000 (-Q)
+#   BENCH_MAX_SECONDS=10 (unthrottled) BENCH_CLIENTS=4 BENCH_OUTSTANDING=200
+#   BENCH_SERVERS=dnsbox,nsd,knot BENCH_CALLGRIND=dnsbox,nsd,knot ('' = none)
+#   BENCH_CG_QUERIES=20000 BENCH_CG_QPS=2000 BENCH_BIG_RECORDS=100000
+#   BENCH_SERVER_CPU=0 BENCH_CLIENT_CPU=1 BENCH_PORT=25300 BENCH_OUT=.build/bench
+#   DNSBOX_BIN=.build/release/dnsbox (built with `swift build -c release` if absent)
+# Quick: BENCH_RUNS=1 BENCH_SECONDS=5 BENCH_MAX_SECONDS=3 BENCH_CG_QUERIES=5000 make bench
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+skip() { echo "bench: skipped: $*" >&2; exit 0; }
+
+[ "$(id -u)" = 0 ] || skip "needs root (nsd, knot and dnsperf come from apt via scripts/setup.sh; the servers run as root, without chroot or user switch)"
+missing=()
+for t in nsd knotd dnsperf taskset python3; do
+  command -v "$t" >/dev/null 2>&1 || [ -x "/usr/sbin/$t" ] || missing+=("$t")
+done
+[ ${#missing[@]} -eq 0 ] || skip "missing ${missing[*]} (apt-get install nsd knot dnsperf util-linux, or run scripts/setup.sh)"
+if [ -n "${BENCH_CALLGRIND-dnsbox,nsd,knot}" ] && ! command -v valgrind >/dev/null 2>&1; then
+  echo "bench: valgrind missing: no callgrind instruction counts" >&2
+  export BENCH_CALLGRIND=
+fi
+cpus=$(nproc)
+[ "$cpus" -ge 2 ] || skip "needs 2 CPUs (server and dnsperf pinned apart); this machine has $cpus"
+
+export PATH="$PATH:/usr/sbin:/sbin"
+: "${DNSBOX_BIN:=$PWD/.build/release/dnsbox}"
+if [ ! -x "$DNSBOX_BIN" ]; then
+  echo "bench: building $DNSBOX_BIN"
+  swift build -c release --product dnsbox
+fi
+export DNSBOX_BIN
+
+exec python3 scripts/bench/bench.py

@@ -14,6 +14,8 @@ APT_PKGS=(
   # system tests and real peers
   python3-pytest dnsutils iproute2 sqlite3 busybox procps
   bind9-utils knot knot-dnsutils knot-dnssecutils
+  # benchmark peers and load generator (make bench)
+  nsd dnsperf
 )
 
 missing=()
