@@ -144,6 +144,10 @@ final class UDPWorker {
             }
             batch.sendReplies(on: socket, count: n)
             queries &+= UInt64(n)
+            // A short batch means the socket was drained: back to epoll
+            // (level-triggered, so anything that arrived since wakes it at
+            // once) instead of a recvmmsg that would only say EAGAIN.
+            if n < batch.slots { return }
         }
     }
 }

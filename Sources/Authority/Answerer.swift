@@ -143,8 +143,9 @@ public struct Answerer {
         guard q.question.rrClass == .in || q.question.rrClass == .any else { return .refused }
         // Zone transfers and other meta queries are not answered here.
         if qtype.rawValue >= 128 && qtype.rawValue <= 254 && qtype != RRType(255) { return .refused }
-        guard let first = snapshot.zoneIndex.closestEncloser(of: qn) else { return .refused }
-        var zi = first.value
+        var hashes = SuffixHashes(qn)
+        guard let first = snapshot.zoneIndex.closestEncloser(of: qn, hashes: hashes) else { return .refused }
+        var zi = snapshot.zoneIndex.value(at: first.entry)
         var cur = qn
         var hops = 0
         // Nodes answered so far in this chain (zone, node): a CNAME back to
@@ -157,7 +158,7 @@ public struct Answerer {
         do throws(DNSError) {
             while true {
                 let z = snapshot.zones[zi]
-                let step = try resolve(cur, zone: z, zoneIndex: zi, qtype: qtype, &w)
+                let step = try resolve(cur, hashes: hashes, zone: z, zoneIndex: zi, qtype: qtype, &w)
                 switch step {
                 case .done:
                     break
@@ -175,17 +176,20 @@ public struct Answerer {
                         seenNode[hops] = node
                     }
                     hops &+= 1
-                    guard hops < Answerer.maxChain, let t = snapshot.arenaName(at: target),
-                          let next = snapshot.zoneIndex.closestEncloser(of: t) else { break }
-                    if let ni = snapshot.zones[next.value].index[t] {
+                    guard hops < Answerer.maxChain, let t = snapshot.arenaName(at: target) else { break }
+                    let th = SuffixHashes(t)
+                    guard let next = snapshot.zoneIndex.closestEncloser(of: t, hashes: th) else { break }
+                    let nextZone = snapshot.zoneIndex.value(at: next.entry)
+                    if let ni = snapshot.zones[nextZone].index.entry(t, hash: th.hash(droppingLabels: 0)) {
                         var k = 0
-                        while k < hops && k < seenNode.count && !(seenZone[k] == next.value && seenNode[k] == ni) {
+                        while k < hops && k < seenNode.count && !(seenZone[k] == nextZone && seenNode[k] == ni) {
                             k &+= 1
                         }
                         if k < hops && k < seenNode.count { break }
                     }
-                    zi = next.value
+                    zi = nextZone
                     cur = t
+                    hashes = th
                     continue
                 }
                 break
@@ -204,7 +208,7 @@ public struct Answerer {
                 // Glue is required: if it does not fit, the client must retry over TCP.
                 try writeAdditional(ns, &w)
             }
-            if case .none = authority { try additionalForAnswer(qtype, cur, zi, &w) }
+            if case .none = authority { try additionalForAnswer(qtype, cur, hashes, zi, &w) }
         } catch {
             if case .noRoom = error { w.header.tc = true }
             w.header.aa = aa
@@ -222,16 +226,17 @@ public struct Answerer {
 
     /// Looks `name` up in `z` (RFC 1034 §4.3.2 step 3) and writes what it
     /// finds to the answer section.
-    func resolve(_ name: NameView, zone z: CompiledZone, zoneIndex zi: Int, qtype: RRType,
-                 _ w: inout MessageWriter) throws(DNSError) -> Step {
+    func resolve(_ name: NameView, hashes: borrowing SuffixHashes, zone z: CompiledZone, zoneIndex zi: Int,
+                 qtype: RRType, _ w: inout MessageWriter) throws(DNSError) -> Step {
         let below = name.labelCount &- z.origin.labelCount
         // Walk down from just below the apex: a delegation on the way wins.
         var d = below &- 1
         var nodeIndex = -1
-        var encloser = z.index[z.origin] ?? 0
+        var encloser = 0    // the apex is always node 0
         while d >= 0 {
             guard let owner = name.dropping(labels: d) else { return .nxdomain }
-            guard let ni = z.index[owner] else { break }
+            guard let e = z.index.entry(owner, hash: hashes.hash(droppingLabels: d)) else { break }
+            let ni = z.index.value(at: e)
             if z.nodes[ni].isDelegation {
                 // DS belongs to the parent side (RFC 4035 §3.1.4.1).
                 if d == 0 && qtype == .ds { nodeIndex = ni; break }
@@ -290,10 +295,12 @@ public struct Answerer {
 
     /// Target addresses for an MX/SRV/NS answer (RFC 1035 §3.3.9). Optional
     /// data: what does not fit is left out without TC (RFC 2181 §9).
-    func additionalForAnswer(_ qtype: RRType, _ name: NameView, _ zi: Int, _ w: inout MessageWriter) throws(DNSError) {
+    func additionalForAnswer(_ qtype: RRType, _ name: NameView, _ hashes: borrowing SuffixHashes, _ zi: Int,
+                             _ w: inout MessageWriter) throws(DNSError) {
         guard qtype == .mx || qtype == .srv || qtype == .ns else { return }
         let z = snapshot.zones[zi]
-        guard let ni = z.index[name], let s = z.nodes[ni].rrset(qtype) else { return }
+        guard let e = z.index.entry(name, hash: hashes.hash(droppingLabels: 0)) else { return }
+        guard let s = z.nodes[z.index.value(at: e)].rrset(qtype) else { return }
         do throws(DNSError) {
             try writeAdditional(s, &w)
         } catch {

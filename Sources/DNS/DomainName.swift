@@ -121,17 +121,34 @@ public struct DomainName: Hashable, Comparable, CustomStringConvertible, Sendabl
         return DomainName(trustedWire: w)
     }
 
-    /// FNV-1a over the lowercased wire form; equal for names that compare
-    /// equal and for a `NameView` of the same name.
+    /// FNV-1a over the lowercased labels, rightmost label first (the root
+    /// byte, then each label's length and bytes): equal for names that
+    /// compare equal and for a `NameView` of the same name, and the hash of
+    /// every suffix is an intermediate value (see `SuffixHashes`).
     public var caseInsensitiveHash: UInt64 {
-        var h = NameHash()
+        var starts = InlineArray<128, Int32>(repeating: 0)
+        var n = 0
         var i = 0
-        while i < wire.count {
-            let n = Int(wire[i])
-            h.add(wire[i])
-            if n == 0 { break }
-            for k in (i &+ 1)..<(i &+ 1 &+ n) { h.add(asciiLower(wire[k])) }
-            i &+= n &+ 1
+        while i < wire.count && n < 128 {
+            let len = Int(wire[i])
+            if len == 0 { break }
+            starts[n] = Int32(truncatingIfNeeded: i)
+            n &+= 1
+            i &+= len &+ 1
+        }
+        var h = NameHash()
+        h.add(0)
+        var k = n &- 1
+        while k >= 0 {
+            let p = Int(starts[k])
+            let len = Int(wire[p])
+            h.add(UInt8(truncatingIfNeeded: len))
+            var j = 1
+            while j <= len && p &+ j < wire.count {
+                h.add(asciiLower(wire[p &+ j]))
+                j &+= 1
+            }
+            k &-= 1
         }
         return h.value
     }

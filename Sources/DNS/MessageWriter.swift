@@ -44,6 +44,12 @@ public struct MessageWriter: WireSink {
     /// The section of the last record written.
     public private(set) var section: Section = .question
     var reserved = 0
+    /// The echoed question's name: where it lives in the query and where it
+    /// was written here, so records owned by that very name get a pointer
+    /// without any comparison (the common case of every answer).
+    var echoBase: UnsafeRawPointer? = nil
+    var echoOffset = 0
+    var echoAt = 0
 
     /// Starts a message with `header` (counts are reset and tracked) into
     /// `buffer`, writing at most `capacity` bytes (e.g. the client's UDP
@@ -107,12 +113,18 @@ public struct MessageWriter: WireSink {
     /// Echoes a received question, keeping the sender's case (RFC 1035 §7.3
     /// resolvers match the question; 0x20 randomisation relies on it).
     public mutating func writeQuestion(_ q: QuestionView) throws(DNSError) {
+        let at = out.count
         try record(.question) { (w: inout MessageWriter) throws(DNSError) in
             try w.writeName(q.name, compress: true)
             try w.out.writeU16(q.type.rawValue)
             try w.out.writeU16(q.rrClass.rawValue)
         }
         header.qdCount &+= 1
+        if echoBase == nil && at < 0x4000 {
+            echoBase = q.name.message.baseAddress
+            echoOffset = q.name.offset
+            echoAt = at
+        }
     }
 
     /// Appends a record in `section` (which may not go back to an earlier one).
@@ -225,8 +237,13 @@ public struct MessageWriter: WireSink {
         try r.get()
     }
 
-    /// Writes a borrowed name (decompressed through a stack buffer).
+    /// Writes a borrowed name (decompressed through a stack buffer). The
+    /// echoed question's own name becomes a pointer straight away.
     public mutating func writeName(_ name: NameView, compress: Bool) throws(DNSError) {
+        if compress, let base = echoBase, name.offset == echoOffset, name.message.baseAddress == base {
+            try out.writeU16(0xC000 | UInt16(truncatingIfNeeded: echoAt))
+            return
+        }
         try withUnsafeTemporaryAllocation(byteCount: 256, alignment: 1) { (tmp: UnsafeMutableRawBufferPointer) throws(DNSError) in
             guard let n = name.copyWire(into: tmp) else { throw .nameTooLong(offset: name.offset) }
             try writeName(wire: UnsafeRawBufferPointer(rebasing: tmp[0..<n]), compress: compress)
@@ -252,7 +269,7 @@ extension MessageWriter {
     public mutating func writeName(wire w: UnsafeRawBufferPointer, compress: Bool) throws(DNSError) {
         guard w.count >= 1, w.count <= 255 else { throw .nameTooLong(offset: out.count) }
         // Find the first (longest) suffix that is already in the message.
-        var s = compress ? 0 : w.count &- 1
+        var s = compress && compression.count > 0 ? 0 : w.count &- 1
         var match = -1
         while s < w.count, w[s] != 0 {
             if let target = findSuffix(w, from: s) {

@@ -2,7 +2,14 @@
 // `NameView` without building a `DomainName`: what a server needs to look a
 // query name up in its zone data with no allocation. Keys compare
 // case-insensitively (RFC 4343); both key forms share one hash
-// (`caseInsensitiveHash`, FNV-1a over the lowercased wire form).
+// (`caseInsensitiveHash`: FNV-1a over the lowercased labels taken right to
+// left, so the hashes of all suffixes of a name come out of one pass; see
+// `SuffixHashes`).
+//
+// Layout: flat arrays, no per-entry objects. A probe reads 8-byte hashes
+// only; on a hash match it compares the name with the key's lowercased
+// wire bytes. Nothing is retained or released per lookup, and the lookups
+// are @inlinable so other modules get them specialized.
 
 /// An open-addressing (linear probing) map from names to values.
 ///
@@ -11,98 +18,240 @@
 /// The load factor stays at or below 1/2, so a probe always ends at an
 /// empty slot.
 public struct NameTable<Value> {
-    struct Slot {
-        var hash: UInt64
-        var name: DomainName
-        var value: Value
-    }
+    /// Per slot: the stored hash (never 0), or 0 for an empty slot.
+    @usableFromInline var hashes: [UInt64]
+    /// Per slot: the entry it holds.
+    @usableFromInline var slotEntry: [Int32]
+    /// The entries' lowercased wire forms, back to back.
+    @usableFromInline var keys: [UInt8]
+    /// Per entry: where its key starts in `keys`; one more at the end.
+    @usableFromInline var keyStart: [Int32]
+    @usableFromInline var names: [DomainName]
+    @usableFromInline var values: [Value]
 
-    var slots: [Slot?]
-    public private(set) var count = 0
+    public var count: Int { values.count }
 
     /// An empty table sized for `capacity` names without rehashing.
     public init(capacity: Int = 8) {
         var n = 8
         while n < capacity &* 2 && n < (1 << 30) { n &*= 2 }
-        slots = [Slot?](repeating: nil, count: n)
+        hashes = [UInt64](repeating: 0, count: n)
+        slotEntry = [Int32](repeating: 0, count: n)
+        keys = []
+        keyStart = [0]
+        names = []
+        values = []
+        names.reserveCapacity(capacity)
+        values.reserveCapacity(capacity)
     }
 
-    /// Every (name, value) pair, in no particular order.
+    /// The hash as stored: 0 marks an empty slot.
+    @inlinable @inline(__always)
+    static func stored(_ h: UInt64) -> UInt64 { h == 0 ? 1 : h }
+
+    /// Every (name, value) pair, in insertion order.
     public var entries: [(name: DomainName, value: Value)] {
         var out: [(name: DomainName, value: Value)] = []
-        for case let s? in slots { out.append((s.name, s.value)) }
+        var i = 0
+        while i < names.count {
+            out.append((names[i], values[i]))
+            i &+= 1
+        }
         return out
     }
 
     /// Inserts or replaces the value for `name`. Returns the previous value.
     @discardableResult
     public mutating func insert(_ value: Value, for name: DomainName) -> Value? {
-        if (count &+ 1) &* 2 > slots.count { grow() }
-        let h = name.caseInsensitiveHash
-        let mask = slots.count &- 1
-        var i = Int(truncatingIfNeeded: h) & mask
-        while let s = slots[i] {
-            if s.hash == h && s.name == name {
-                slots[i] = Slot(hash: h, name: name, value: value)
-                return s.value
-            }
-            i = (i &+ 1) & mask
+        if let e = entry(name) {
+            let old = values[e]
+            values[e] = value
+            return old
         }
-        slots[i] = Slot(hash: h, name: name, value: value)
-        count &+= 1
+        if (count &+ 1) &* 2 > hashes.count { grow() }
+        let e = values.count
+        names.append(name)
+        values.append(value)
+        let w = name.wire
+        var i = 0
+        while i < w.count {
+            keys.append(asciiLower(w[i]))
+            i &+= 1
+        }
+        keyStart.append(Int32(truncatingIfNeeded: keys.count))
+        place(entry: e, hash: NameTable.stored(name.caseInsensitiveHash))
         return nil
     }
 
+    mutating func place(entry e: Int, hash h: UInt64) {
+        let mask = hashes.count &- 1
+        var i = Int(truncatingIfNeeded: h) & mask
+        while hashes[i] != 0 { i = (i &+ 1) & mask }
+        hashes[i] = h
+        slotEntry[i] = Int32(truncatingIfNeeded: e)
+    }
+
     mutating func grow() {
-        let old = slots
-        slots = [Slot?](repeating: nil, count: old.count &* 2)
-        count = 0
-        for case let s? in old { insert(s.value, for: s.name) }
+        let n = hashes.count &* 2
+        hashes = [UInt64](repeating: 0, count: n)
+        slotEntry = [Int32](repeating: 0, count: n)
+        var e = 0
+        while e < names.count {
+            place(entry: e, hash: NameTable.stored(names[e].caseInsensitiveHash))
+            e &+= 1
+        }
+    }
+
+    /// The name and value of entry `e` (from `entry(_:hash:)`).
+    @inlinable public func name(at e: Int) -> DomainName { names[e] }
+    @inlinable public func value(at e: Int) -> Value { values[e] }
+
+    /// True when the lowercased key of entry `e` spells `view`.
+    @inlinable
+    func key(_ e: Int, matches view: NameView) -> Bool {
+        var i = Int(keyStart[e])
+        guard Int(keyStart[e &+ 1]) &- i == view.wireLength else { return false }
+        var labels = view.labels
+        while let label = labels.next() {
+            guard Int(keys[i]) == label.count else { return false }
+            i &+= 1
+            var k = 0
+            while k < label.count {
+                guard keys[i] == asciiLower(label[k]) else { return false }
+                i &+= 1
+                k &+= 1
+            }
+        }
+        return keys[i] == 0
+    }
+
+    /// The entry for `view`, whose `caseInsensitiveHash` is `hash` (e.g.
+    /// from `SuffixHashes`), or nil. Hot-path safe.
+    @inlinable
+    public func entry(_ view: NameView, hash: UInt64) -> Int? {
+        let h = NameTable.stored(hash)
+        let mask = hashes.count &- 1
+        var i = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let s = hashes[i]
+            if s == 0 { return nil }
+            if s == h {
+                let e = Int(slotEntry[i])
+                if key(e, matches: view) { return e }
+            }
+            i = (i &+ 1) & mask
+        }
+    }
+
+    /// The entry for an owned name, or nil.
+    public func entry(_ name: DomainName) -> Int? {
+        let h = NameTable.stored(name.caseInsensitiveHash)
+        let mask = hashes.count &- 1
+        var i = Int(truncatingIfNeeded: h) & mask
+        let w = name.wire
+        while true {
+            let s = hashes[i]
+            if s == 0 { return nil }
+            if s == h {
+                let e = Int(slotEntry[i])
+                let start = Int(keyStart[e])
+                if Int(keyStart[e &+ 1]) &- start == w.count {
+                    var k = 0
+                    while k < w.count && keys[start &+ k] == asciiLower(w[k]) { k &+= 1 }
+                    if k == w.count { return e }
+                }
+            }
+            i = (i &+ 1) & mask
+        }
     }
 
     /// The value for a borrowed name (e.g. the query name), case-insensitively.
     public subscript(view: NameView) -> Value? {
-        let h = view.caseInsensitiveHash
-        let mask = slots.count &- 1
-        var i = Int(truncatingIfNeeded: h) & mask
-        while let s = slots[i] {
-            if s.hash == h && view.equals(s.name) { return s.value }
-            i = (i &+ 1) & mask
-        }
-        return nil
+        guard let e = entry(view, hash: view.caseInsensitiveHash) else { return nil }
+        return values[e]
     }
 
     /// The value for an owned name, case-insensitively.
     public subscript(name: DomainName) -> Value? {
-        let h = name.caseInsensitiveHash
-        let mask = slots.count &- 1
-        var i = Int(truncatingIfNeeded: h) & mask
-        while let s = slots[i] {
-            if s.hash == h && s.name == name { return s.value }
-            i = (i &+ 1) & mask
-        }
-        return nil
+        guard let e = entry(name) else { return nil }
+        return values[e]
     }
 
-    /// The longest suffix of `view` (itself included) that is a key, with
+    /// The longest suffix of the name (itself included) that is a key, with
     /// the number of labels dropped to reach it: the closest enclosing zone
-    /// or node. Hot-path safe.
-    public func closestEncloser(of view: NameView) -> (name: DomainName, value: Value, labelsDropped: Int)? {
+    /// or node. `hashes` are the name's suffix hashes. Hot-path safe.
+    @inlinable
+    public func closestEncloser(of view: NameView, hashes: borrowing SuffixHashes) -> (entry: Int, labelsDropped: Int)? {
         var k = 0
+        var suffix = view
         while k <= view.labelCount {
-            guard let suffix = view.dropping(labels: k) else { return nil }
-            let h = suffix.caseInsensitiveHash
-            let mask = slots.count &- 1
-            var i = Int(truncatingIfNeeded: h) & mask
-            while let s = slots[i] {
-                if s.hash == h && suffix.equals(s.name) { return (s.name, s.value, k) }
-                i = (i &+ 1) & mask
-            }
+            if let e = entry(suffix, hash: hashes.hash(droppingLabels: k)) { return (e, k) }
+            guard let next = suffix.dropping(labels: 1) else { return nil }
+            suffix = next
             k &+= 1
         }
         return nil
     }
+
+    /// As `closestEncloser(of:hashes:)`, computing the hashes itself.
+    public func closestEncloser(of view: NameView) -> (name: DomainName, value: Value, labelsDropped: Int)? {
+        let hs = SuffixHashes(view)
+        guard let (e, k) = closestEncloser(of: view, hashes: hs) else { return nil }
+        return (names[e], values[e], k)
+    }
 }
 
 extension NameTable: Sendable where Value: Sendable {}
-extension NameTable.Slot: Sendable where Value: Sendable {}
+
+/// The `caseInsensitiveHash` of every suffix of a name, from one
+/// right-to-left pass over its labels. Lives on the stack; hot-path safe.
+public struct SuffixHashes: ~Copyable {
+    @usableFromInline var values: InlineArray<128, UInt64>
+    public let labelCount: Int
+
+    /// Hashes for `view` (a validated name: at most 127 labels).
+    public init(_ view: NameView) {
+        var starts = InlineArray<128, Int32>(repeating: 0)
+        var n = 0
+        // Positions of the label length bytes, leftmost first.
+        let m = view.message
+        var pos = view.offset
+        var hops = 0
+        while n < view.labelCount && n < 127, pos >= 0, pos < m.count {
+            let b = m[pos]
+            if b & 0xC0 == 0xC0 {
+                guard pos &+ 1 < m.count, hops < NameView.maxHops else { break }
+                pos = Int(b & 0x3F) << 8 | Int(m[pos &+ 1])
+                hops &+= 1
+                continue
+            }
+            starts[n] = Int32(truncatingIfNeeded: pos)
+            n &+= 1
+            pos &+= Int(b) &+ 1
+        }
+        labelCount = n
+        values = InlineArray<128, UInt64>(repeating: 0)
+        var h = NameHash()
+        h.add(0)
+        values[n] = h.value
+        var k = n &- 1
+        while k >= 0 {
+            let p = Int(starts[k])
+            let len = Int(m[p])
+            h.add(UInt8(truncatingIfNeeded: len))
+            var j = 1
+            while j <= len && p &+ j < m.count {
+                h.add(asciiLower(m[p &+ j]))
+                j &+= 1
+            }
+            values[k] = h.value
+            k &-= 1
+        }
+    }
+
+    /// The hash of the name without its first `k` labels (0 = the name).
+    @inlinable
+    public func hash(droppingLabels k: Int) -> UInt64 {
+        k >= 0 && k <= labelCount ? values[k] : 0
+    }
+}

@@ -196,13 +196,7 @@ public struct NameView {
 
     /// The same value as `DomainName.caseInsensitiveHash` for an equal name.
     public var caseInsensitiveHash: UInt64 {
-        var h = NameHash()
-        for label in labels {
-            h.add(UInt8(truncatingIfNeeded: label.count))
-            for b in label { h.add(asciiLower(b)) }
-        }
-        h.add(0)
-        return h.value
+        SuffixHashes(self).hash(droppingLabels: 0)
     }
 
     /// An owned copy (allocates; not for the hot path).
@@ -219,14 +213,16 @@ public struct NameView {
 }
 
 /// ASCII lowercase of one byte; other bytes unchanged (RFC 4343 §3).
-@inline(__always)
+@inlinable @inline(__always)
 func asciiLower(_ b: UInt8) -> UInt8 { (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b }
 
 /// FNV-1a (64-bit) over lowercased uncompressed wire bytes: the shared name
 /// hash of `NameView` and `DomainName`, stable across processes (no seed).
+@usableFromInline
 struct NameHash {
-    var value: UInt64 = 0xcbf2_9ce4_8422_2325
-    @inline(__always)
+    @usableFromInline var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    @inlinable init() {}
+    @inlinable @inline(__always)
     mutating func add(_ b: UInt8) {
         value = (value ^ UInt64(b)) &* 0x0000_0100_0000_01B3
     }
