@@ -8,7 +8,7 @@ import DNS
 
 /// Answers queries from a `Snapshot` (RFC 1034 §4.3.2, RFC 2308, RFC 4592,
 /// RFC 6891, RFC 8482).
-public struct Answerer {
+public final class Answerer {
     public let snapshot: Snapshot
     /// NSID payload (RFC 5001), sent when the client asks and this is non-nil.
     public let nsid: [UInt8]?
@@ -202,11 +202,12 @@ public struct Answerer {
                 let z = snapshot.zones[zi]
                 try w.writeRecord(.authority, owner: z.origin, ttl: z.negativeTTL, rdata: z.soa)
             case .referral(let zi, let ni, let owner):
-                let node = snapshot.zones[zi].nodes[ni]
-                guard let ns = node.rrset(.ns) else { break }
-                try writeSet(ns, owner: owner, .authority, &w)
+                let z = snapshot.zones[zi]
+                let ns = z.set(ni, .ns)
+                guard ns >= 0 else { break }
+                try writeSet(z, ns, owner: owner, .authority, &w)
                 // Glue is required: if it does not fit, the client must retry over TCP.
-                try writeAdditional(ns, &w)
+                try writeAdditional(z, ns, &w)
             }
             if case .none = authority { try additionalForAnswer(qtype, cur, hashes, zi, &w) }
         } catch {
@@ -226,7 +227,7 @@ public struct Answerer {
 
     /// Looks `name` up in `z` (RFC 1034 §4.3.2 step 3) and writes what it
     /// finds to the answer section.
-    func resolve(_ name: NameView, hashes: borrowing SuffixHashes, zone z: CompiledZone, zoneIndex zi: Int,
+    func resolve(_ name: NameView, hashes: SuffixHashes, zone z: CompiledZone, zoneIndex zi: Int,
                  qtype: RRType, _ w: inout MessageWriter) throws(DNSError) -> Step {
         let below = name.labelCount &- z.origin.labelCount
         // Walk down from just below the apex: a delegation on the way wins.
@@ -237,7 +238,7 @@ public struct Answerer {
             guard let owner = name.dropping(labels: d) else { return .nxdomain }
             guard let e = z.index.entry(owner, hash: hashes.hash(droppingLabels: d)) else { break }
             let ni = z.index.value(at: e)
-            if z.nodes[ni].isDelegation {
+            if z.nodeDelegation[ni] {
                 // DS belongs to the parent side (RFC 4035 §3.1.4.1).
                 if d == 0 && qtype == .ds { nodeIndex = ni; break }
                 return .referral(node: ni, owner: owner)
@@ -250,59 +251,83 @@ public struct Answerer {
         if nodeIndex < 0 {
             // No such name: a wildcard child of the closest encloser
             // answers for it (RFC 4592 §3.3.1), else NXDOMAIN.
-            let wi = z.nodes[encloser].wildcard
+            let wi = Int(z.nodeWildcard[encloser])
             guard wi >= 0 else { return .nxdomain }
             nodeIndex = wi
         }
-        let node = z.nodes[nodeIndex]
-        if node.rrsets.isEmpty { return .nodata }
+        if z.setCount(nodeIndex) == 0 { return .nodata }
         if qtype == RRType(255) {
             // RFC 8482 §4.2: one RRset is enough.
-            try writeSet(node.rrsets[0], owner: name, .answer, &w)
+            try writeSet(z, Int(z.nodeSets[nodeIndex]), owner: name, .answer, &w)
             return .done
         }
-        if let set = node.rrset(qtype) {
-            try writeSet(set, owner: name, .answer, &w)
+        let s = z.set(nodeIndex, qtype)
+        if s >= 0 {
+            try writeSet(z, s, owner: name, .answer, &w)
             return .done
         }
-        if let c = node.rrset(.cname) {
-            try writeSet(c, owner: name, .answer, &w)
-            return c.targetOffset >= 0 ? .cname(target: c.targetOffset, node: nodeIndex) : .done
+        let c = z.set(nodeIndex, .cname)
+        if c >= 0 {
+            try writeSet(z, c, owner: name, .answer, &w)
+            let target = Int(z.setTarget[c])
+            return target >= 0 ? .cname(target: target, node: nodeIndex) : .done
         }
         return .nodata
     }
 
-    func writeSet(_ s: RRSet, owner: NameView, _ section: Section, _ w: inout MessageWriter) throws(DNSError) {
-        var i = 0
-        while i < s.rdatas.count {
-            try w.writeRecord(section, owner: owner, ttl: s.ttl, rdata: s.rdatas[i])
-            i &+= 1
+    /// Writes every record of RRset `s` of zone `z` with `owner`.
+    func writeSet(_ z: CompiledZone, _ s: Int, owner: NameView, _ section: Section,
+                  _ w: inout MessageWriter) throws(DNSError) {
+        let type = RRType(z.setType[s])
+        let ttl = z.setTTL[s]
+        var r = Int(z.setRecords[s])
+        let end = Int(z.setRecords[s &+ 1])
+        while r < end {
+            let form = z.recordForm[r]
+            if form == RDataForm.soa.rawValue {
+                try w.writeRecord(section, owner: owner, ttl: ttl, rdata: z.soa)
+            } else {
+                let nameAt = form == RDataForm.name.rawValue ? 0 : (form == RDataForm.prefName.rawValue ? 2 : -1)
+                try w.writeRecord(section, owner: owner, type: type, ttl: ttl,
+                                  rdataWire: snapshot.arenaBytes(Int(z.recordStart[r]), Int(z.recordLength[r])),
+                                  nameAt: nameAt)
+            }
+            r &+= 1
         }
     }
 
-    func writeAdditional(_ s: RRSet, _ w: inout MessageWriter) throws(DNSError) {
-        var i = 0
-        while i < s.additional.count {
-            let a = s.additional[i]
-            var k = 0
-            while k < a.rdatas.count {
-                try w.writeRecord(.additional, owner: a.owner, ttl: a.ttl, rdata: a.rdatas[k])
-                k &+= 1
+    /// The additional data of RRset `s`: addresses of in-zone targets.
+    func writeAdditional(_ z: CompiledZone, _ s: Int, _ w: inout MessageWriter) throws(DNSError) {
+        var e = Int(z.setExtras[s])
+        let end = Int(z.setExtras[s &+ 1])
+        while e < end {
+            let ownerAt = Int(z.extraOwner[e])
+            let owner = snapshot.arenaBytes(ownerAt, snapshot.wireLength(at: ownerAt))
+            let a = Int(z.extraSet[e])
+            let type = RRType(z.setType[a])
+            var r = Int(z.setRecords[a])
+            let rend = Int(z.setRecords[a &+ 1])
+            while r < rend {
+                try w.writeRecord(.additional, ownerWire: owner, type: type, ttl: z.setTTL[a],
+                                  rdataWire: snapshot.arenaBytes(Int(z.recordStart[r]), Int(z.recordLength[r])),
+                                  nameAt: -1)
+                r &+= 1
             }
-            i &+= 1
+            e &+= 1
         }
     }
 
     /// Target addresses for an MX/SRV/NS answer (RFC 1035 §3.3.9). Optional
     /// data: what does not fit is left out without TC (RFC 2181 §9).
-    func additionalForAnswer(_ qtype: RRType, _ name: NameView, _ hashes: borrowing SuffixHashes, _ zi: Int,
+    func additionalForAnswer(_ qtype: RRType, _ name: NameView, _ hashes: SuffixHashes, _ zi: Int,
                              _ w: inout MessageWriter) throws(DNSError) {
         guard qtype == .mx || qtype == .srv || qtype == .ns else { return }
         let z = snapshot.zones[zi]
         guard let e = z.index.entry(name, hash: hashes.hash(droppingLabels: 0)) else { return }
-        guard let s = z.nodes[z.index.value(at: e)].rrset(qtype) else { return }
+        let s = z.set(z.index.value(at: e), qtype)
+        guard s >= 0 else { return }
         do throws(DNSError) {
-            try writeAdditional(s, &w)
+            try writeAdditional(z, s, &w)
         } catch {
             return
         }

@@ -1,77 +1,123 @@
 // The compiled, immutable form of the zones a server answers from: built
 // once off the hot path (allocating freely), then only read. A reload builds
 // a new `Snapshot` and swaps the reference; queries in flight keep the old.
+//
+// Layout: everything a query needs is in flat arrays of integers and one
+// byte arena per snapshot, so answering touches no per-record objects (no
+// retain/release, no enum payloads) and a record is written by copying its
+// precomputed wire RDATA. Names inside RDATA that DNS compresses (NS,
+// CNAME, PTR, MX; RFC 1035 §4.1.4, RFC 3597 §4) are marked so the writer
+// can still compress them; SOA is written from its typed form.
 
 import DNS
 import Zone
 
-/// A-or-AAAA data of a name, precomputed for an additional section (glue for
-/// a referral, targets of MX/SRV/NS answers).
-public struct AddressSet {
-    public let owner: DomainName
-    public let type: RRType
-    public let ttl: UInt32
-    public let rdatas: [RData]
+/// How a record's RDATA is written.
+enum RDataForm: UInt8 {
+    /// Copied as is.
+    case raw = 0
+    /// A name fills the RDATA from offset 0 (NS, CNAME, PTR): compressed.
+    case name = 1
+    /// A 2-byte preference, then a name (MX): the name compressed.
+    case prefName = 2
+    /// SOA: written from the zone's typed SOA (two compressible names).
+    case soa = 3
 }
 
-/// The records of one owner and type (RFC 2181 §5). TTL is the smallest of
-/// the records' TTLs (they should all be equal, §5.2).
-public struct RRSet {
-    public let type: RRType
-    public let ttl: UInt32
-    public let rdatas: [RData]
-    /// For a CNAME: the target's offset in the snapshot's name arena; else -1.
-    let targetOffset: Int
-    /// For NS/MX/SRV: addresses of in-zone targets, for the additional section.
-    public let additional: [AddressSet]
-}
-
-/// One name in a zone: its RRsets (empty for an empty non-terminal).
-public struct Node {
-    public let rrsets: [RRSet]
-    /// NS here and not at the apex: names at and below are referred.
-    public let isDelegation: Bool
-    /// Index in the zone's node list of the `*` child, or -1.
-    let wildcard: Int
-
-    /// The RRset of `type`, or nil. Hot-path safe.
-    func rrset(_ type: RRType) -> RRSet? {
-        var i = 0
-        while i < rrsets.count {
-            if rrsets[i].type == type { return rrsets[i] }
-            i &+= 1
-        }
-        return nil
-    }
-}
-
-/// One zone, compiled.
-public struct CompiledZone {
+/// One zone, compiled. A class: shared by reference, never copied field
+/// by field on the hot path.
+public final class CompiledZone {
     public let origin: DomainName
     public let soa: RData
     public let soaTTL: UInt32
     /// min(SOA TTL, SOA MINIMUM): TTL of the SOA in negative answers
     /// (RFC 2308 §3, §5).
     public let negativeTTL: UInt32
-    /// owner → index in `nodes`: every owner plus every empty non-terminal
-    /// between an owner and the apex.
+    /// owner → node: every owner plus every empty non-terminal between an
+    /// owner and the apex. The apex is node 0.
     let index: NameTable<Int>
-    let nodes: [Node]
+
+    // Nodes: node n owns RRsets nodeSets[n] ..< nodeSets[n + 1].
+    let nodeSets: [Int32]
+    /// NS here and not at the apex: names at and below are referred.
+    let nodeDelegation: [Bool]
+    /// Node index of the `*` child, or -1.
+    let nodeWildcard: [Int32]
+
+    // RRsets: set s holds records setRecords[s] ..< setRecords[s + 1].
+    let setType: [UInt16]
+    let setTTL: [UInt32]
+    let setRecords: [Int32]
+    /// For a CNAME: the target's offset in the snapshot's arena; else -1.
+    let setTarget: [Int32]
+    /// For NS/MX/SRV: address sets of in-zone targets,
+    /// extras setExtras[s] ..< setExtras[s + 1].
+    let setExtras: [Int32]
+
+    // Records: RDATA wire form in the arena.
+    let recordStart: [Int32]
+    let recordLength: [UInt16]
+    let recordForm: [UInt8]
+
+    // Additional data: an A or AAAA set (`extraSet`) owned by the name at
+    // arena offset `extraOwner` (uncompressed wire form).
+    let extraOwner: [Int32]
+    let extraSet: [Int32]
+
+    init(origin: DomainName, soa: RData, soaTTL: UInt32, negativeTTL: UInt32, index: NameTable<Int>,
+         nodeSets: [Int32], nodeDelegation: [Bool], nodeWildcard: [Int32],
+         setType: [UInt16], setTTL: [UInt32], setRecords: [Int32], setTarget: [Int32], setExtras: [Int32],
+         recordStart: [Int32], recordLength: [UInt16], recordForm: [UInt8],
+         extraOwner: [Int32], extraSet: [Int32]) {
+        self.origin = origin
+        self.soa = soa
+        self.soaTTL = soaTTL
+        self.negativeTTL = negativeTTL
+        self.index = index
+        self.nodeSets = nodeSets
+        self.nodeDelegation = nodeDelegation
+        self.nodeWildcard = nodeWildcard
+        self.setType = setType
+        self.setTTL = setTTL
+        self.setRecords = setRecords
+        self.setTarget = setTarget
+        self.setExtras = setExtras
+        self.recordStart = recordStart
+        self.recordLength = recordLength
+        self.recordForm = recordForm
+        self.extraOwner = extraOwner
+        self.extraSet = extraSet
+    }
+
+    /// Number of RRsets at node `n` (0 for an empty non-terminal).
+    @inline(__always)
+    func setCount(_ n: Int) -> Int { Int(nodeSets[n &+ 1]) &- Int(nodeSets[n]) }
+
+    /// The RRset of `type` at node `n`, or -1. Hot-path safe.
+    func set(_ n: Int, _ type: RRType) -> Int {
+        var s = Int(nodeSets[n])
+        let end = Int(nodeSets[n &+ 1])
+        while s < end {
+            if setType[s] == type.rawValue { return s }
+            s &+= 1
+        }
+        return -1
+    }
 }
 
 /// All zones served, by origin. Immutable after `init`.
 public final class Snapshot {
     let zoneIndex: NameTable<Int>
     let zones: [CompiledZone]
-    /// Uncompressed wire names (CNAME targets), read as `NameView`s on the
-    /// hot path so chains are followed without building names.
+    /// Uncompressed wire names (CNAME targets, owners of additional data)
+    /// and every record's RDATA, read in place on the hot path.
     let arena: UnsafeMutableRawBufferPointer
 
     /// Compiles `zones`. Zones without a SOA are skipped (the zone parser
     /// never produces one); a later zone with the same origin replaces an
     /// earlier one.
     public init(zones input: [Zone]) {
-        var zoneIndex = NameTable<Int>(capacity: input.count)
+        let zoneIndex = NameTable<Int>(capacity: input.count)
         var zones: [CompiledZone] = []
         var arenaBytes: [UInt8] = []
         var i = 0
@@ -89,11 +135,9 @@ public final class Snapshot {
         self.zoneIndex = zoneIndex
         self.zones = zones
         let a = UnsafeMutableRawBufferPointer.allocate(byteCount: arenaBytes.count == 0 ? 1 : arenaBytes.count,
-                                                       alignment: 1)
-        var k = 0
-        while k < arenaBytes.count {
-            a[k] = arenaBytes[k]
-            k &+= 1
+                                                       alignment: 8)
+        arenaBytes.withUnsafeBytes { src in
+            if let s = src.baseAddress, let d = a.baseAddress, src.count > 0 { d.copyMemory(from: s, byteCount: src.count) }
         }
         arena = a
     }
@@ -104,6 +148,7 @@ public final class Snapshot {
 /// Shared by all workers: nothing is written after `init`, and the arena is
 /// freed only when the last reference goes.
 extension Snapshot: @unchecked Sendable {}
+extension CompiledZone: @unchecked Sendable {}
 
 extension Snapshot {
 
@@ -121,6 +166,23 @@ extension Snapshot {
         }
     }
 
+    /// Length of the uncompressed wire name at `offset` in the arena.
+    func wireLength(at offset: Int) -> Int {
+        var p = offset
+        while p < arena.count {
+            let n = Int(arena[p])
+            if n == 0 { return p &+ 1 &- offset }
+            p &+= n &+ 1
+        }
+        return 0
+    }
+
+    /// `count` bytes of the arena from `offset`.
+    @inline(__always)
+    func arenaBytes(_ offset: Int, _ count: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(arena)[offset..<(offset &+ count)])
+    }
+
     struct Builder {
         var types: [RRType] = []
         var ttls: [UInt32] = []
@@ -132,7 +194,7 @@ extension Snapshot {
         var soaTTL: UInt32 = 0
         var names: [DomainName] = []
         var builders: [Builder] = []
-        var table = NameTable<Int>(capacity: z.records.count &+ 1)
+        let table = NameTable<Int>(capacity: z.records.count &+ 1)
         func node(_ n: DomainName) -> Int {
             if let i = table[n] { return i }
             table.insert(names.count, for: n)
@@ -140,67 +202,131 @@ extension Snapshot {
             builders.append(Builder())
             return names.count &- 1
         }
-        _ = node(z.origin)
+        _ = node(z.origin)   // node 0
         for rr in z.records {
             guard rr.owner.isSubdomain(of: z.origin) else { continue }
             let n = node(rr.owner)
             if rr.type == .soa && rr.owner == z.origin { soaTTL = rr.ttl }
-            var b = builders[n]
-            if let t = b.types.firstIndex(of: rr.type) {
-                if !b.data[t].contains(rr.rdata) { b.data[t].append(rr.rdata) }
-                if rr.ttl < b.ttls[t] { b.ttls[t] = rr.ttl }
+            if let t = builders[n].types.firstIndex(of: rr.type) {
+                if !builders[n].data[t].contains(rr.rdata) { builders[n].data[t].append(rr.rdata) }
+                if rr.ttl < builders[n].ttls[t] { builders[n].ttls[t] = rr.ttl }
             } else {
-                b.types.append(rr.type)
-                b.ttls.append(rr.ttl)
-                b.data.append([rr.rdata])
+                builders[n].types.append(rr.type)
+                builders[n].ttls.append(rr.ttl)
+                builders[n].data.append([rr.rdata])
             }
-            builders[n] = b
             // Empty non-terminals: every ancestor up to the apex.
             var p = rr.owner.parent
             while let q = p, q.labelCount > z.origin.labelCount {
+                if table[q] != nil { break }
                 _ = node(q)
                 p = q.parent
             }
         }
-        // Addresses of a name in this zone, for additional sections.
-        func addresses(_ target: DomainName) -> [AddressSet] {
-            guard let i = table[target] else { return [] }
-            var out: [AddressSet] = []
-            let b = builders[i]
-            for (k, t) in b.types.enumerated() where t == .a || t == .aaaa {
-                out.append(AddressSet(owner: names[i], type: t, ttl: b.ttls[k], rdatas: b.data[k]))
-            }
-            return out
+
+        var nodeSets: [Int32] = [0]
+        var nodeDelegation: [Bool] = []
+        var nodeWildcard: [Int32] = []
+        var setType: [UInt16] = []
+        var setTTL: [UInt32] = []
+        var setRecords: [Int32] = [0]
+        var setTarget: [Int32] = []
+        var setExtras: [Int32] = [0]
+        var recordStart: [Int32] = []
+        var recordLength: [UInt16] = []
+        var recordForm: [UInt8] = []
+        var extraOwner: [Int32] = []
+        var extraSet: [Int32] = []
+        nodeSets.reserveCapacity(names.count &+ 1)
+        recordStart.reserveCapacity(z.records.count)
+        recordLength.reserveCapacity(z.records.count)
+        recordForm.reserveCapacity(z.records.count)
+
+        // RRsets are numbered node by node, in type order of appearance, so
+        // the set of (node, type k) is known before it is emitted.
+        var firstSet: [Int] = []
+        firstSet.reserveCapacity(names.count)
+        var total = 0
+        for b in builders {
+            firstSet.append(total)
+            total &+= b.types.count
         }
-        var nodes: [Node] = []
-        nodes.reserveCapacity(names.count)
-        for (i, name) in names.enumerated() {
-            let b = builders[i]
-            var sets: [RRSet] = []
-            for (k, t) in b.types.enumerated() {
-                var target = -1
-                var extra: [AddressSet] = []
+        // Where each owner name used by additional data sits in the arena.
+        var ownerOffset: [Int: Int32] = [:]
+        func ownerWire(_ n: Int) -> Int32 {
+            if let o = ownerOffset[n] { return o }
+            let o = Int32(truncatingIfNeeded: arena.count)
+            arena.append(contentsOf: names[n].wire)
+            ownerOffset[n] = o
+            return o
+        }
+        // Address sets of an in-zone name, for additional sections.
+        func addresses(_ target: DomainName) {
+            guard let n = table[target] else { return }
+            let b = builders[n]
+            var k = 0
+            while k < b.types.count {
+                if b.types[k] == .a || b.types[k] == .aaaa {
+                    extraOwner.append(ownerWire(n))
+                    extraSet.append(Int32(truncatingIfNeeded: firstSet[n] &+ k))
+                }
+                k &+= 1
+            }
+        }
+
+        var n = 0
+        while n < names.count {
+            let b = builders[n]
+            var k = 0
+            while k < b.types.count {
+                let t = b.types[k]
+                var target: Int32 = -1
                 for rd in b.data[k] {
+                    let wire = rd.wireBytes
+                    recordStart.append(Int32(truncatingIfNeeded: arena.count))
+                    recordLength.append(UInt16(truncatingIfNeeded: wire.count))
+                    arena.append(contentsOf: wire)
                     switch rd {
-                    case .cname(let n):
-                        target = arena.count
-                        arena.append(contentsOf: n.wire)
-                    case .ns(let n): extra += addresses(n)
-                    case .mx(_, let n): extra += addresses(n)
-                    case .srv(let s): extra += addresses(s.target)
-                    default: break
+                    case .ns(let x):
+                        recordForm.append(RDataForm.name.rawValue)
+                        addresses(x)
+                    case .ptr:
+                        recordForm.append(RDataForm.name.rawValue)
+                    case .cname(let x):
+                        recordForm.append(RDataForm.name.rawValue)
+                        target = Int32(truncatingIfNeeded: arena.count)
+                        arena.append(contentsOf: x.wire)
+                    case .mx(_, let x):
+                        recordForm.append(RDataForm.prefName.rawValue)
+                        addresses(x)
+                    case .srv(let s):
+                        recordForm.append(RDataForm.raw.rawValue)
+                        addresses(s.target)
+                    case .soa:
+                        recordForm.append(RDataForm.soa.rawValue)
+                    default:
+                        recordForm.append(RDataForm.raw.rawValue)
                     }
                 }
-                sets.append(RRSet(type: t, ttl: b.ttls[k], rdatas: b.data[k], targetOffset: target,
-                                  additional: extra))
+                setType.append(t.rawValue)
+                setTTL.append(b.ttls[k])
+                setRecords.append(Int32(truncatingIfNeeded: recordStart.count))
+                setTarget.append(target)
+                setExtras.append(Int32(truncatingIfNeeded: extraSet.count))
+                k &+= 1
             }
-            var wildcard = -1
-            if let w = try? name.prepending(label: [0x2A]), let wi = table[w] { wildcard = wi }
-            let delegation = name != z.origin && b.types.contains(.ns)
-            nodes.append(Node(rrsets: sets, isDelegation: delegation, wildcard: wildcard))
+            nodeSets.append(Int32(truncatingIfNeeded: setType.count))
+            var wildcard: Int32 = -1
+            if let w = try? names[n].prepending(label: [0x2A]), let wi = table[w] { wildcard = Int32(truncatingIfNeeded: wi) }
+            nodeWildcard.append(wildcard)
+            nodeDelegation.append(n != 0 && b.types.contains(.ns))
+            n &+= 1
         }
         let neg = soaTTL < soa.minimum ? soaTTL : soa.minimum
-        return CompiledZone(origin: z.origin, soa: .soa(soa), soaTTL: soaTTL, negativeTTL: neg,
-                            index: table, nodes: nodes)
+        return CompiledZone(origin: z.origin, soa: .soa(soa), soaTTL: soaTTL, negativeTTL: neg, index: table,
+                            nodeSets: nodeSets, nodeDelegation: nodeDelegation, nodeWildcard: nodeWildcard,
+                            setType: setType, setTTL: setTTL, setRecords: setRecords, setTarget: setTarget,
+                            setExtras: setExtras, recordStart: recordStart, recordLength: recordLength,
+                            recordForm: recordForm, extraOwner: extraOwner, extraSet: extraSet)
     }
 }

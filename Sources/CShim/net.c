@@ -185,6 +185,7 @@ ssize_t dx_unix_reply(int fd, const dx_unix_peer *peer, const void *buf, size_t 
 #define DX_CMSG_SPACE 128
 struct dx_batch {
     int n, bufsize;
+    int used;           /* slots the last receive filled: only those need resetting */
     uint8_t *bufs;
     struct mmsghdr *msgs;
     struct iovec *iovs;
@@ -195,6 +196,8 @@ struct dx_batch {
     struct iovec *out_iovs;
     uint8_t *out_cmsgs;
 };
+
+static void batch_bind_slots(dx_batch *b);
 
 dx_batch *dx_batch_new(int n, int bufsize) {
     if (n <= 0 || bufsize <= 0) return NULL;
@@ -212,6 +215,7 @@ dx_batch *dx_batch_new(int n, int bufsize) {
     b->out_cmsgs = calloc((size_t)n, DX_CMSG_SPACE);
     if (!b->bufs || !b->msgs || !b->iovs || !b->peers || !b->cmsgs || !b->reply_len ||
         !b->out || !b->out_iovs || !b->out_cmsgs) { dx_batch_free(b); return NULL; }
+    batch_bind_slots(b);
     return b;
 }
 
@@ -222,24 +226,36 @@ void dx_batch_free(dx_batch *b) {
     free(b);
 }
 
-int dx_batch_recv(int fd, dx_batch *b) {
+/* Points every slot's header at its buffer, address and control space.
+ * These pointers never change; the kernel rewrites only the lengths and
+ * flags, which dx_batch_recv resets for the slots the last call used. */
+static void batch_bind_slots(dx_batch *b) {
     for (int i = 0; i < b->n; i++) {
         b->iovs[i].iov_base = b->bufs + (size_t)i * (size_t)b->bufsize;
         b->iovs[i].iov_len = (size_t)b->bufsize;
         struct msghdr *h = &b->msgs[i].msg_hdr;
         h->msg_name = &b->peers[i];
-        h->msg_namelen = sizeof b->peers[i];
         h->msg_iov = &b->iovs[i];
         h->msg_iovlen = 1;
         h->msg_control = b->cmsgs + (size_t)i * DX_CMSG_SPACE;
+    }
+    b->used = b->n;
+}
+
+int dx_batch_recv(int fd, dx_batch *b) {
+    for (int i = 0; i < b->used; i++) {
+        struct msghdr *h = &b->msgs[i].msg_hdr;
+        h->msg_namelen = sizeof b->peers[i];
         h->msg_controllen = DX_CMSG_SPACE;
         h->msg_flags = 0;
         b->msgs[i].msg_len = 0;
         b->reply_len[i] = 0;
     }
+    b->used = 0;
     int r;
     do { r = recvmmsg(fd, b->msgs, (unsigned)b->n, MSG_DONTWAIT, NULL); } while (r < 0 && errno == EINTR);
     if (r < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+    b->used = r;
     return r;
 }
 

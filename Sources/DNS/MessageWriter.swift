@@ -153,6 +153,40 @@ public struct MessageWriter: WireSink {
                     rdata: { (w: inout MessageWriter) throws(DNSError) in try w.out.writeBytes(rdataWire) })
     }
 
+    /// Appends a record with precomputed, uncompressed RDATA whose owner is
+    /// a borrowed name. When `nameAt` >= 0, the RDATA ends with a name that
+    /// starts at that offset (NS, CNAME, PTR: 0; MX: 2), and that name is
+    /// compressed; otherwise the RDATA is copied as is.
+    public mutating func writeRecord(_ section: Section, owner: NameView, type: RRType, ttl: UInt32,
+                                     rrClass: RRClass = .in, rdataWire: UnsafeRawBufferPointer,
+                                     nameAt: Int) throws(DNSError) {
+        try writeRR(section, type: type, rrClass: rrClass, ttl: ttl,
+                    owner: { (w: inout MessageWriter) throws(DNSError) in try w.writeName(owner, compress: true) },
+                    rdata: { (w: inout MessageWriter) throws(DNSError) in
+                        try w.writeRDATA(rdataWire, nameAt: nameAt)
+                    })
+    }
+
+    /// As above, with the owner given as an uncompressed wire-form name.
+    public mutating func writeRecord(_ section: Section, ownerWire: UnsafeRawBufferPointer, type: RRType,
+                                     ttl: UInt32, rrClass: RRClass = .in, rdataWire: UnsafeRawBufferPointer,
+                                     nameAt: Int) throws(DNSError) {
+        try writeRR(section, type: type, rrClass: rrClass, ttl: ttl,
+                    owner: { (w: inout MessageWriter) throws(DNSError) in try w.writeName(wire: ownerWire, compress: true) },
+                    rdata: { (w: inout MessageWriter) throws(DNSError) in
+                        try w.writeRDATA(rdataWire, nameAt: nameAt)
+                    })
+    }
+
+    mutating func writeRDATA(_ rdata: UnsafeRawBufferPointer, nameAt: Int) throws(DNSError) {
+        if nameAt < 0 || nameAt >= rdata.count {
+            try out.writeBytes(rdata)
+        } else {
+            if nameAt > 0 { try out.writeBytes(UnsafeRawBufferPointer(rebasing: rdata[0..<nameAt])) }
+            try writeName(wire: UnsafeRawBufferPointer(rebasing: rdata[nameAt...]), compress: true)
+        }
+    }
+
     /// What every record write shares: owner, then TYPE/CLASS/TTL/RDLENGTH
     /// around the RDATA, all or nothing, then the section count.
     mutating func writeRR(_ section: Section, type: RRType, rrClass: RRClass, ttl: UInt32,
@@ -244,6 +278,23 @@ public struct MessageWriter: WireSink {
             try out.writeU16(0xC000 | UInt16(truncatingIfNeeded: echoAt))
             return
         }
+        // The first name of a message (the question) can point nowhere: when
+        // it is stored uncompressed, copy its bytes as they are.
+        if compression.count == 0, name.offset &+ name.wireLength <= name.message.count,
+           name.message[name.offset &+ name.wireLength &- 1] == 0 {
+            let bytes = UnsafeRawBufferPointer(rebasing: name.message[name.offset..<(name.offset &+ name.wireLength)])
+            if Self.isPlainName(bytes) {
+                let base = out.count
+                try out.writeBytes(bytes)
+                // Its labels become targets for later names, compressed or not.
+                var k = 0
+                while k < bytes.count &- 1 {
+                    compression.add(offset: base &+ k, suffixLength: bytes.count &- k)
+                    k &+= Int(bytes[k]) &+ 1
+                }
+                return
+            }
+        }
         try withUnsafeTemporaryAllocation(byteCount: 256, alignment: 1) { (tmp: UnsafeMutableRawBufferPointer) throws(DNSError) in
             guard let n = name.copyWire(into: tmp) else { throw .nameTooLong(offset: name.offset) }
             try writeName(wire: UnsafeRawBufferPointer(rebasing: tmp[0..<n]), compress: compress)
@@ -294,6 +345,19 @@ extension MessageWriter {
             compression.add(offset: base &+ k, suffixLength: w.count &- k)
             k &+= Int(w[k]) &+ 1
         }
+    }
+
+    /// True when `w` is labels ending exactly at its last byte, the root
+    /// (no pointer anywhere).
+    static func isPlainName(_ w: UnsafeRawBufferPointer) -> Bool {
+        var k = 0
+        while k < w.count {
+            let n = Int(w[k])
+            if n == 0 { return k == w.count &- 1 }
+            if n > 63 { return false }
+            k &+= n &+ 1
+        }
+        return false
     }
 
     /// The offset of an earlier-written name equal (case-insensitively) to

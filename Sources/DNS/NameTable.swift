@@ -17,17 +17,23 @@
 /// `NameView` or `DomainName` allocate nothing and are hot-path safe.
 /// The load factor stays at or below 1/2, so a probe always ends at an
 /// empty slot.
-public struct NameTable<Value> {
+///
+/// A class: a table held by an immutable snapshot is shared, and a lookup
+/// through a `let` costs no copy of its six arrays (a struct would be copied,
+/// each array retained and released, on every call from another module).
+/// Its storage is filled before the table is shared and only read after,
+/// so the per-access exclusivity checks are switched off.
+public final class NameTable<Value> {
     /// Per slot: the stored hash (never 0), or 0 for an empty slot.
-    @usableFromInline var hashes: [UInt64]
+    @usableFromInline @exclusivity(unchecked) var hashes: [UInt64]
     /// Per slot: the entry it holds.
-    @usableFromInline var slotEntry: [Int32]
+    @usableFromInline @exclusivity(unchecked) var slotEntry: [Int32]
     /// The entries' lowercased wire forms, back to back.
-    @usableFromInline var keys: [UInt8]
+    @usableFromInline @exclusivity(unchecked) var keys: [UInt8]
     /// Per entry: where its key starts in `keys`; one more at the end.
-    @usableFromInline var keyStart: [Int32]
-    @usableFromInline var names: [DomainName]
-    @usableFromInline var values: [Value]
+    @usableFromInline @exclusivity(unchecked) var keyStart: [Int32]
+    @usableFromInline @exclusivity(unchecked) var names: [DomainName]
+    @usableFromInline @exclusivity(unchecked) var values: [Value]
 
     public var count: Int { values.count }
 
@@ -62,7 +68,7 @@ public struct NameTable<Value> {
 
     /// Inserts or replaces the value for `name`. Returns the previous value.
     @discardableResult
-    public mutating func insert(_ value: Value, for name: DomainName) -> Value? {
+    public func insert(_ value: Value, for name: DomainName) -> Value? {
         if let e = entry(name) {
             let old = values[e]
             values[e] = value
@@ -83,7 +89,7 @@ public struct NameTable<Value> {
         return nil
     }
 
-    mutating func place(entry e: Int, hash h: UInt64) {
+    func place(entry e: Int, hash h: UInt64) {
         let mask = hashes.count &- 1
         var i = Int(truncatingIfNeeded: h) & mask
         while hashes[i] != 0 { i = (i &+ 1) & mask }
@@ -91,7 +97,7 @@ public struct NameTable<Value> {
         slotEntry[i] = Int32(truncatingIfNeeded: e)
     }
 
-    mutating func grow() {
+    func grow() {
         let n = hashes.count &* 2
         hashes = [UInt64](repeating: 0, count: n)
         slotEntry = [Int32](repeating: 0, count: n)
@@ -111,6 +117,23 @@ public struct NameTable<Value> {
     func key(_ e: Int, matches view: NameView) -> Bool {
         var i = Int(keyStart[e])
         guard Int(keyStart[e &+ 1]) &- i == view.wireLength else { return false }
+        if view.isContiguous, let src = view.message.baseAddress {
+            // Length bytes are < 0x40, so lowercasing leaves them alone.
+            let n = view.wireLength
+            let at = view.offset
+            guard at >= 0, at &+ n <= view.message.count else { return false }
+            return keys.withUnsafeBufferPointer { (k: UnsafeBufferPointer<UInt8>) -> Bool in
+                guard let kp = k.baseAddress else { return false }
+                let a = kp + i
+                let b = src + at
+                var j = 0
+                while j < n {
+                    if a[j] != asciiLower(b.load(fromByteOffset: j, as: UInt8.self)) { return false }
+                    j &+= 1
+                }
+                return true
+            }
+        }
         var labels = view.labels
         while let label = labels.next() {
             guard Int(keys[i]) == label.count else { return false }
@@ -181,7 +204,7 @@ public struct NameTable<Value> {
     /// the number of labels dropped to reach it: the closest enclosing zone
     /// or node. `hashes` are the name's suffix hashes. Hot-path safe.
     @inlinable
-    public func closestEncloser(of view: NameView, hashes: borrowing SuffixHashes) -> (entry: Int, labelsDropped: Int)? {
+    public func closestEncloser(of view: NameView, hashes: SuffixHashes) -> (entry: Int, labelsDropped: Int)? {
         var k = 0
         var suffix = view
         while k <= view.labelCount {
@@ -201,57 +224,65 @@ public struct NameTable<Value> {
     }
 }
 
-extension NameTable: Sendable where Value: Sendable {}
+extension NameTable: @unchecked Sendable where Value: Sendable {}
 
-/// The `caseInsensitiveHash` of every suffix of a name, from one
-/// right-to-left pass over its labels. Lives on the stack; hot-path safe.
-public struct SuffixHashes: ~Copyable {
-    @usableFromInline var values: InlineArray<128, UInt64>
-    public let labelCount: Int
+/// The `caseInsensitiveHash` of the suffixes of a name, from one
+/// right-to-left pass over its labels: the first `stored` suffixes are kept
+/// inline (small enough to copy freely); deeper ones, rare in practice, are
+/// computed when asked. Hot-path safe.
+public struct SuffixHashes {
+    public static let stored = 16
+    @usableFromInline var values: InlineArray<16, UInt64>
+    @usableFromInline let view: NameView
+
+    public var labelCount: Int { view.labelCount }
 
     /// Hashes for `view` (a validated name: at most 127 labels).
     public init(_ view: NameView) {
-        var starts = InlineArray<128, Int32>(repeating: 0)
-        var n = 0
-        // Positions of the label length bytes, leftmost first.
-        let m = view.message
-        var pos = view.offset
-        var hops = 0
-        while n < view.labelCount && n < 127, pos >= 0, pos < m.count {
-            let b = m[pos]
-            if b & 0xC0 == 0xC0 {
-                guard pos &+ 1 < m.count, hops < NameView.maxHops else { break }
-                pos = Int(b & 0x3F) << 8 | Int(m[pos &+ 1])
-                hops &+= 1
-                continue
+        self.view = view
+        var values = InlineArray<16, UInt64>(repeating: 0)
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: 128) { starts in
+            var n = 0
+            // Positions of the label length bytes, leftmost first.
+            let m = view.message
+            var pos = view.offset
+            var hops = 0
+            while n < view.labelCount && n < 127, pos >= 0, pos < m.count {
+                let b = m[pos]
+                if b & 0xC0 == 0xC0 {
+                    guard pos &+ 1 < m.count, hops < NameView.maxHops else { break }
+                    pos = Int(b & 0x3F) << 8 | Int(m[pos &+ 1])
+                    hops &+= 1
+                    continue
+                }
+                starts[n] = Int32(truncatingIfNeeded: pos)
+                n &+= 1
+                pos &+= Int(b) &+ 1
             }
-            starts[n] = Int32(truncatingIfNeeded: pos)
-            n &+= 1
-            pos &+= Int(b) &+ 1
-        }
-        labelCount = n
-        values = InlineArray<128, UInt64>(repeating: 0)
-        var h = NameHash()
-        h.add(0)
-        values[n] = h.value
-        var k = n &- 1
-        while k >= 0 {
-            let p = Int(starts[k])
-            let len = Int(m[p])
-            h.add(UInt8(truncatingIfNeeded: len))
-            var j = 1
-            while j <= len && p &+ j < m.count {
-                h.add(asciiLower(m[p &+ j]))
-                j &+= 1
+            var h = NameHash()
+            h.add(0)
+            if n < SuffixHashes.stored { values[n] = h.value }
+            var k = n &- 1
+            while k >= 0 {
+                let p = Int(starts[k])
+                let len = Int(m[p])
+                h.add(UInt8(truncatingIfNeeded: len))
+                var j = 1
+                while j <= len && p &+ j < m.count {
+                    h.add(asciiLower(m[p &+ j]))
+                    j &+= 1
+                }
+                if k < SuffixHashes.stored { values[k] = h.value }
+                k &-= 1
             }
-            values[k] = h.value
-            k &-= 1
         }
+        self.values = values
     }
 
     /// The hash of the name without its first `k` labels (0 = the name).
     @inlinable
     public func hash(droppingLabels k: Int) -> UInt64 {
-        k >= 0 && k <= labelCount ? values[k] : 0
+        if k >= 0 && k < SuffixHashes.stored && k <= view.labelCount { return values[k] }
+        return view.dropping(labels: k)?.caseInsensitiveHash ?? 0
     }
 }

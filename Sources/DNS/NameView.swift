@@ -25,6 +25,9 @@ public struct NameView {
     public let wireLength: Int
     /// Number of labels, not counting the root.
     public let labelCount: Int
+    /// True when the name is stored uncompressed: its `wireLength` bytes
+    /// from `offset` are the whole name (no pointer to follow).
+    public let isContiguous: Bool
 
     /// Pointers followed at most while reading one name.
     public static let maxHops = 128
@@ -50,7 +53,8 @@ public struct NameView {
                 if b == 0 {
                     if inPlaceEnd < 0 { inPlaceEnd = pos &+ 1 }
                     try reader.seek(to: inPlaceEnd)
-                    return NameView(message: reader.bytes, offset: start, wireLength: length, labelCount: labels)
+                    return NameView(message: reader.bytes, offset: start, wireLength: length, labelCount: labels,
+                                    isContiguous: hops == 0)
                 }
                 let n = Int(b)
                 length &+= n &+ 1
@@ -136,7 +140,8 @@ public struct NameView {
             length &-= Int(b) &+ 1
             dropped &+= 1
         }
-        return NameView(message: message, offset: pos, wireLength: length, labelCount: labelCount &- k)
+        return NameView(message: message, offset: pos, wireLength: length, labelCount: labelCount &- k,
+                        isContiguous: isContiguous)
     }
 
     /// True when the name equals `zone` or lies below it (label-wise,

@@ -12,7 +12,7 @@ import Testing
         let queries = ["digA", "digMixedCaseAAAA"].compactMap { Captured.named($0)?.query }
         #expect(queries.count == 2)
         let www = try DomainName("www.example.com.")
-        var table = NameTable<[RData]>()
+        let table = NameTable<[RData]>()
         table.insert([.a(0xC000_0201), .a(0xC000_0202)], for: www)
         let soaOwner = try DomainName("example.com.")
         let soa = try RData(type: .soa, text: "ns1.example.com. hostmaster.example.com. 1 7200 3600 1209600 300",

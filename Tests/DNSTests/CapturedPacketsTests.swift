@@ -98,7 +98,7 @@ import Testing
             let q = try Query.parse(raw)
             #expect(q.question.name.equals(owned))
             #expect(q.question.name.caseInsensitiveHash == owned.caseInsensitiveHash)
-            var table = NameTable<Int>()
+            let table = NameTable<Int>()
             table.insert(7, for: owned)
             #expect(table[q.question.name] == 7)
         }

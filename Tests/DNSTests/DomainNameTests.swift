@@ -142,7 +142,7 @@ import Testing
     }
 
     @Test func nameTableLooksUpViewsAndEnclosers() throws {
-        var t = NameTable<String>(capacity: 2)
+        let t = NameTable<String>(capacity: 2)
         for (i, n) in ["example.com.", "www.example.com.", "b.c.d.", "example.org."].enumerated() {
             t.insert("v\(i)", for: try DomainName(n))
         }
