@@ -29,18 +29,27 @@ enum DnsdApplet {
     }
 }
 
-/// One UDP serving thread: its sockets, its recvmmsg/sendmmsg batch, its
+/// One UDP serving thread on one socket: its recvmmsg/sendmmsg batch, its
 /// output buffer and its current answerer. Nothing here is shared with other
 /// workers; the main thread only hands over new answerers (`publish`).
+///
+/// With a thread, the socket is blocking and the thread sits in recvmmsg
+/// (MSG_WAITFORONE, a 250 ms receive timeout to notice a stop): one system
+/// call to receive a batch and one to send the replies, no epoll. Without a
+/// thread (tests), the socket is non-blocking and `loop` drives the same
+/// batch handling.
 final class UDPWorker {
+    static let stopCheckMs = 250
     let index: Int
+    let socket: Socket
     let loop: EventLoop
-    private var sockets: [Socket] = []
+    private let threaded: Bool
     private let batch = UDPBatch(slots: 32, slotSize: DnsServer.udpSlotSize)
     private let out = UnsafeMutableRawBufferPointer.allocate(byteCount: DnsServer.udpSlotSize, alignment: 8)
     private var answerer: Answerer
     private let lock = Lock()
     private let hasPending = AtomicInt32(0)
+    private let stopping = AtomicInt32(0)
     // Guarded by `lock`.
     private var pending: Answerer?
     private var retired: Answerer?
@@ -48,49 +57,57 @@ final class UDPWorker {
     /// Written by the worker only; read (racily, for status) by the main thread.
     private(set) var queries: UInt64 = 0
 
-    init(index: Int, answerer: Answerer, addresses: [SocketAddress]) throws(SysError) {
+    init(index: Int, answerer: Answerer, address: SocketAddress, threaded: Bool) throws(SysError) {
         self.index = index
         self.answerer = answerer
+        self.threaded = threaded
         loop = try EventLoop()
+        var o = Socket.Options()
+        o.reusePort = true
+        // Only a wildcard bind needs IP_PKTINFO to reply from the address a
+        // query arrived at; a socket bound to one address replies from it,
+        // and skipping the control messages saves kernel work per packet.
+        o.packetInfo = address.isUnspecified
+        o.receiveBuffer = 1 << 20
+        o.nonBlocking = !threaded
+        socket = try Socket.udp(bind: address, options: o)
         do throws(SysError) {
-            for a in addresses {
-                var o = Socket.Options()
-                o.reusePort = true
-                o.packetInfo = true
-                o.receiveBuffer = 1 << 20
-                let u = try Socket.udp(bind: a, options: o)
-                sockets.append(u)
-                try loop.add(fd: u.fd) { [unowned(unsafe) self] _ in self.serve(u) }
+            if threaded {
+                try socket.setReceiveTimeout(milliseconds: UDPWorker.stopCheckMs)
+            } else {
+                try loop.add(fd: socket.fd) { [unowned(unsafe) self] _ in self.drain() }
             }
         } catch {
-            for s in sockets { s.close() }
-            sockets = []
+            socket.close()
             throw error
         }
     }
 
     deinit {
         out.deallocate()
-        for s in sockets { s.close() }
+        socket.close()
     }
 
     func startThread() throws(SysError) {
         thread = try Thread { [unowned(unsafe) self] in
-            while !self.loop.isStopping {
+            while self.stopping.load() == 0 {
+                let n: Int
+                do throws(SysError) { n = try self.batch.receiveWaiting(on: self.socket) } catch { n = 0 }
                 self.adopt()
-                self.loop.runOnce()
+                if n > 0 { self.answer(n) }
             }
         }
     }
 
     /// Stops the thread (if any) and waits for it.
-    func stop() {
-        loop.stop()
+    func requestStop() { stopping.store(1) }
+    func join() {
         thread?.join()
         thread = nil
     }
 
-    /// Hands a new answerer to the worker (main thread).
+    /// Hands a new answerer to the worker (main thread). The worker takes
+    /// it before answering its next batch.
     func publish(_ a: Answerer) {
         lock.withLock { pending = a }
         hasPending.store(1)
@@ -99,13 +116,14 @@ final class UDPWorker {
 
     /// Frees the answerer the worker gave back (main thread), so a large
     /// snapshot is never freed on a serving thread.
-    func collectRetired() {
+    @discardableResult
+    func collectRetired() -> Bool {
         let old: Answerer? = lock.withLock {
             let r = retired
             retired = nil
             return r
         }
-        _ = old
+        return old != nil
     }
 
     /// Takes a published answerer, if any (worker thread; one atomic load
@@ -122,33 +140,39 @@ final class UDPWorker {
         }
     }
 
-    /// Hot path: no allocation.
-    private func serve(_ socket: Socket) {
+    /// Loop-driven mode: answers batches until the socket is drained.
+    private func drain() {
         while true {
             adopt()
             let n: Int
             do throws(SysError) { n = try batch.receive(on: socket) } catch { return }
             if n == 0 { return }
-            var i = 0
-            while i < n {
-                let slot = batch.buffer(i)
-                let query = UnsafeRawBufferPointer(start: slot.baseAddress, count: batch.length(i))
-                let len = answerer.respond(to: query, into: out, udp: true)
-                if len > 0 && len <= slot.count, let dst = slot.baseAddress, let src = out.baseAddress {
-                    dst.copyMemory(from: src, byteCount: len)
-                    batch.setReply(i, length: len)
-                } else {
-                    batch.setReply(i, length: 0)
-                }
-                i &+= 1
-            }
-            batch.sendReplies(on: socket, count: n)
-            queries &+= UInt64(n)
+            answer(n)
             // A short batch means the socket was drained: back to epoll
             // (level-triggered, so anything that arrived since wakes it at
             // once) instead of a recvmmsg that would only say EAGAIN.
             if n < batch.slots { return }
         }
+    }
+
+    /// Hot path: answers the `n` queries in the batch and sends the
+    /// replies. No allocation.
+    private func answer(_ n: Int) {
+        var i = 0
+        while i < n {
+            let slot = batch.buffer(i)
+            let query = UnsafeRawBufferPointer(start: slot.baseAddress, count: batch.length(i))
+            let len = answerer.respond(to: query, into: out, udp: true)
+            if len > 0 && len <= slot.count, let dst = slot.baseAddress, let src = out.baseAddress {
+                dst.copyMemory(from: src, byteCount: len)
+                batch.setReply(i, length: len)
+            } else {
+                batch.setReply(i, length: 0)
+            }
+            i &+= 1
+        }
+        batch.sendReplies(on: socket, count: n)
+        queries &+= UInt64(n)
     }
 }
 
@@ -179,6 +203,7 @@ final class DnsServer {
     private(set) var zones: [Zone]
     private var policies: [ZonePolicy]
     private(set) var workers: [UDPWorker] = []
+    private var workerCount = 0
     private var tcpListeners: [Socket] = []
     private var connections: [Int32: Connection] = [:]
     private let tcpOut = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 8)
@@ -228,6 +253,8 @@ final class DnsServer {
         zones = set.zones
         policies = set.policies
         for w in workers { w.publish(next) }
+        // Parsing and compiling leave a lot of freed heap behind.
+        Sys.releaseFreeMemory()
         log.info("serving \(set.zones.count) zones", [("reason", reason),
                  ("zones", set.zones.map { "\($0.origin)\($0.soa.map { "@\($0.serial)" } ?? "")" }.joined(separator: ","))])
         var i = 0
@@ -274,9 +301,14 @@ final class DnsServer {
         openStore()
         rebuild(c, reason: "start")
         let count = DnsServer.workerCount(c)
+        workerCount = count
         do throws(SysError) {
+            // One worker per (thread slot, listen address); SO_REUSEPORT
+            // spreads each address's clients over its workers.
             for i in 0..<count {
-                workers.append(try UDPWorker(index: i, answerer: answerer, addresses: addrs))
+                for a in addrs {
+                    workers.append(try UDPWorker(index: i, answerer: answerer, address: a, threaded: threaded))
+                }
             }
             for a in addrs {
                 var to = Socket.Options()
@@ -294,17 +326,19 @@ final class DnsServer {
             stop()
             return false
         }
-        log.info("udp workers", [("count", "\(count)")])
+        log.info("udp workers", [("count", "\(count)"), ("threads", "\(workers.count)")])
         host.loop.schedule(after: 1000, repeating: true) { [unowned(unsafe) self] in
             self.closeIdle()
             self.checkStore()
-            for w in self.workers { w.collectRetired() }
+            var freed = false
+            for w in self.workers { freed = w.collectRetired() || freed }
+            if freed { Sys.releaseFreeMemory() }
         }
         host.applyConfig = { [unowned(unsafe) self] next in
             if case .success(let a) = DnsServer.listenAddresses(next), a != addrs {
                 log.warn("option listen changed; it takes effect after a restart")
             }
-            if DnsServer.workerCount(next) != self.workers.count {
+            if DnsServer.workerCount(next) != self.workerCount {
                 log.warn("option workers changed; it takes effect after a restart")
             }
             self.idleMs = UInt64(next.milliseconds("dnsd", nil, "tcp_idle_timeout") ?? 10_000)
@@ -322,7 +356,7 @@ final class DnsServer {
         host.statusFields = { [unowned(unsafe) self] in
             var udp: UInt64 = 0
             for w in self.workers { udp &+= w.queries }
-            return [("zones", "\(self.zones.count)"), ("workers", "\(self.workers.count)"),
+            return [("zones", "\(self.zones.count)"), ("workers", "\(self.workerCount)"),
                     ("udp_queries", "\(udp)"), ("tcp_queries", "\(self.tcpQueries)"),
                     ("tcp_connections", "\(self.connections.count)"), ("transfers", "\(self.transfers)"),
                     ("store_generation", "\(self.storeGeneration)")]
@@ -331,7 +365,8 @@ final class DnsServer {
     }
 
     func stop() {
-        for w in workers { w.stop() }
+        for w in workers { w.requestStop() }
+        for w in workers { w.join() }
     }
 
     /// Test hook: one round of every worker's loop (workers without threads).

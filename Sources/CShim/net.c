@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
 typedef union { struct sockaddr sa; struct sockaddr_in v4; struct sockaddr_in6 v6; struct sockaddr_storage ss; } dx_sockaddr;
@@ -242,7 +243,21 @@ static void batch_bind_slots(dx_batch *b) {
     b->used = b->n;
 }
 
-int dx_batch_recv(int fd, dx_batch *b) {
+static int batch_recv(int fd, dx_batch *b, int flags);
+
+int dx_batch_recv(int fd, dx_batch *b) { return batch_recv(fd, b, MSG_DONTWAIT); }
+
+int dx_batch_recv_wait(int fd, dx_batch *b) {
+    int r = batch_recv(fd, b, MSG_WAITFORONE);
+    return r < 0 && errno == EINTR ? 0 : r;
+}
+
+int dx_set_recv_timeout(int fd, int ms) {
+    struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+    return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+static int batch_recv(int fd, dx_batch *b, int flags) {
     for (int i = 0; i < b->used; i++) {
         struct msghdr *h = &b->msgs[i].msg_hdr;
         h->msg_namelen = sizeof b->peers[i];
@@ -253,7 +268,11 @@ int dx_batch_recv(int fd, dx_batch *b) {
     }
     b->used = 0;
     int r;
-    do { r = recvmmsg(fd, b->msgs, (unsigned)b->n, MSG_DONTWAIT, NULL); } while (r < 0 && errno == EINTR);
+    if (flags & MSG_DONTWAIT) {
+        do { r = recvmmsg(fd, b->msgs, (unsigned)b->n, flags, NULL); } while (r < 0 && errno == EINTR);
+    } else {
+        r = recvmmsg(fd, b->msgs, (unsigned)b->n, flags, NULL);
+    }
     if (r < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
     b->used = r;
     return r;

@@ -10,6 +10,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
@@ -303,4 +306,12 @@ int dx_sqlite_bind_text(sqlite3_stmt *s, int idx, const char *text, int len) {
 }
 int dx_sqlite_bind_blob(sqlite3_stmt *s, int idx, const void *data, int len) {
     return sqlite3_bind_blob(s, idx, data, len, SQLITE_TRANSIENT);
+}
+
+/* Gives freed heap memory back to the system after a big rebuild (glibc
+ * keeps it otherwise; musl's allocator returns it by itself). */
+void dx_malloc_trim(void) {
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }

@@ -126,31 +126,34 @@ public struct DomainName: Hashable, Comparable, CustomStringConvertible, Sendabl
     /// compare equal and for a `NameView` of the same name, and the hash of
     /// every suffix is an intermediate value (see `SuffixHashes`).
     public var caseInsensitiveHash: UInt64 {
-        var starts = InlineArray<128, Int32>(repeating: 0)
-        var n = 0
-        var i = 0
-        while i < wire.count && n < 128 {
-            let len = Int(wire[i])
-            if len == 0 { break }
-            starts[n] = Int32(truncatingIfNeeded: i)
-            n &+= 1
-            i &+= len &+ 1
-        }
-        var h = NameHash()
-        h.add(0)
-        var k = n &- 1
-        while k >= 0 {
-            let p = Int(starts[k])
-            let len = Int(wire[p])
-            h.add(UInt8(truncatingIfNeeded: len))
-            var j = 1
-            while j <= len && p &+ j < wire.count {
-                h.add(asciiLower(wire[p &+ j]))
-                j &+= 1
+        wire.withUnsafeBufferPointer { w in
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: 128) { starts in
+                var n = 0
+                var i = 0
+                while i < w.count && n < 128 {
+                    let len = Int(w[i])
+                    if len == 0 { break }
+                    starts[n] = Int32(truncatingIfNeeded: i)
+                    n &+= 1
+                    i &+= len &+ 1
+                }
+                var h = NameHash()
+                h.add(0)
+                var k = n &- 1
+                while k >= 0 {
+                    let p = Int(starts[k])
+                    let len = Int(w[p])
+                    h.add(UInt8(truncatingIfNeeded: len))
+                    var j = 1
+                    while j <= len && p &+ j < w.count {
+                        h.add(asciiLower(w[p &+ j]))
+                        j &+= 1
+                    }
+                    k &-= 1
+                }
+                return h.value
             }
-            k &-= 1
         }
-        return h.value
     }
 
     public static func == (a: DomainName, b: DomainName) -> Bool {

@@ -53,11 +53,15 @@ public struct RRType: RawRepresentable, Hashable, Comparable, CustomStringConver
 
     /// Parses a mnemonic (case-insensitive) or the generic "TYPEnnn" form.
     public init?(mnemonic: String) {
-        let upper = asciiUppercased(mnemonic)
-        for (v, name) in RRType.table where name.utf8.elementsEqual(upper.utf8) {
-            self.rawValue = v
-            return
+        var i = 0
+        while i < RRType.table.count {
+            if mnemonicEquals(mnemonic, RRType.table[i].1) {
+                self.rawValue = RRType.table[i].0
+                return
+            }
+            i &+= 1
         }
+        let upper = asciiUppercased(mnemonic)
         guard let v = parseGenericNumber(upper, prefix: "TYPE") else { return nil }
         self.rawValue = v
     }
@@ -96,15 +100,30 @@ public struct RRClass: RawRepresentable, Hashable, CustomStringConvertible, Send
     /// Parses a mnemonic (case-insensitive; "CHAOS" is accepted for CH) or
     /// the generic "CLASSnnn" form.
     public init?(mnemonic: String) {
-        let upper = asciiUppercased(mnemonic)
-        if upper.utf8.elementsEqual("CHAOS".utf8) { self.rawValue = 3; return }
-        for (v, name) in RRClass.table where name.utf8.elementsEqual(upper.utf8) {
-            self.rawValue = v
-            return
+        if mnemonicEquals(mnemonic, "CHAOS") { self.rawValue = 3; return }
+        var i = 0
+        while i < RRClass.table.count {
+            if mnemonicEquals(mnemonic, RRClass.table[i].1) {
+                self.rawValue = RRClass.table[i].0
+                return
+            }
+            i &+= 1
         }
+        let upper = asciiUppercased(mnemonic)
         guard let v = parseGenericNumber(upper, prefix: "CLASS") else { return nil }
         self.rawValue = v
     }
+}
+
+/// True when `s` equals the uppercase mnemonic `upper`, ignoring ASCII
+/// case; no allocation (zone files are full of these comparisons).
+func mnemonicEquals(_ s: String, _ upper: String) -> Bool {
+    guard s.utf8.count == upper.utf8.count else { return false }
+    var u = upper.utf8.makeIterator()
+    for b in s.utf8 {
+        guard let c = u.next(), (b >= 0x61 && b <= 0x7A ? b &- 0x20 : b) == c else { return false }
+    }
+    return true
 }
 
 /// ASCII-only uppercase (the stdlib's Unicode casing is needlessly large

@@ -98,6 +98,16 @@ public struct SocketAddress: Equatable, Hashable, CustomStringConvertible {
         return r
     }
 
+    /// True for 0.0.0.0 and :: (a wildcard bind).
+    public var isUnspecified: Bool {
+        var i = 0
+        while i < count {
+            if self[byte: i] != 0 { return false }
+            i += 1
+        }
+        return true
+    }
+
     public var afValue: Int32 { Int32(family == .v4 ? DX_AF_INET : DX_AF_INET6) }
 
     /// The address without the port ("192.0.2.1", "2001:db8::1").
@@ -185,6 +195,11 @@ public struct Socket {
     }
 
     public func close() { _ = dx_close(fd) }
+
+    /// How long a blocking receive waits before giving up (SO_RCVTIMEO).
+    public func setReceiveTimeout(milliseconds: Int) throws(SysError) {
+        if dx_set_recv_timeout(fd, Int32(milliseconds)) != 0 { throw SysError.last("setsockopt SO_RCVTIMEO") }
+    }
 
     public func localAddress() throws(SysError) -> SocketAddress {
         var raw = dx_addr()

@@ -47,6 +47,10 @@ public enum Sys {
     /// CPUs this process may run on (its affinity mask), at least 1.
     public static var processorCount: Int { Int(dx_nprocs()) }
 
+    /// Returns freed heap memory to the system (after building a large
+    /// structure whose temporaries are gone).
+    public static func releaseFreeMemory() { dx_malloc_trim() }
+
     /// Nanoseconds on the monotonic clock (never jumps; for timers).
     public static func monotonicNanos() -> UInt64 { dx_monotonic_ns() }
     /// Nanoseconds since the Unix epoch (wall clock; for logs and leases).

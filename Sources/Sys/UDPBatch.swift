@@ -23,6 +23,15 @@ public final class UDPBatch {
         return Int(n)
     }
 
+    /// On a blocking socket: waits for at least one datagram (or the
+    /// socket's receive timeout, then returns 0) and takes up to `slots`
+    /// of those queued, with one system call and no epoll.
+    public func receiveWaiting(on socket: Socket) throws(SysError) -> Int {
+        let n = dx_batch_recv_wait(socket.fd, b)
+        if n < 0 { throw SysError.last("recvmmsg") }
+        return Int(n)
+    }
+
     /// The whole slot i (capacity slotSize); the datagram is the first `length(i)` bytes.
     public func buffer(_ i: Int) -> UnsafeMutableRawBufferPointer {
         guard i >= 0 && i < slots else { return UnsafeMutableRawBufferPointer(start: nil, count: 0) }

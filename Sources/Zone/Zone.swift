@@ -99,23 +99,24 @@ extension Zone {
 
 /// Collects records in file order and enforces the whole-zone rules as each
 /// record arrives, so an error names the record that broke a rule.
+///
+/// Per owner one dictionary entry holds everything the rules need; records
+/// of one owner usually come together, so the current owner's entry is kept
+/// out of the dictionary until the owner changes (one hash per owner, not
+/// per record).
 struct ZoneBuilder {
     let apex: DomainName
     private(set) var records: [ResourceRecord] = []
-    /// Per owner: where its first record is, its CNAME and other data.
     private var nodes: [DomainName: Node] = [:]
-    /// Indices into `records` per owner and type, for duplicate checks.
-    private var rrsets: [RRsetKey: [Int]] = [:]
+    private var current: (owner: DomainName, node: Node)? = nil
     private var soaPlace: ZonePlace? = nil
 
     private struct Node {
         var cname: ZonePlace? = nil
         var other: ZonePlace? = nil
-    }
-
-    private struct RRsetKey: Hashable {
-        var owner: DomainName
-        var type: RRType
+        /// Types seen at this owner and the indices of their records.
+        var types: [RRType] = []
+        var members: [[Int]] = []
     }
 
     init(apex: DomainName) { self.apex = apex }
@@ -130,12 +131,18 @@ struct ZoneBuilder {
         guard rr.owner.isSubdomain(of: apex) else {
             throw place.error("'\(rr.owner)' is out of zone (not at or below '\(apex)')")
         }
-        let key = RRsetKey(owner: rr.owner, type: rr.type)
-        if let seen = rrsets[key] {
-            for k in seen where records[k].rdata == rr.rdata { return }   // duplicate: RFC 2181 §5
+        if current == nil || current!.owner != rr.owner {
+            if let c = current { nodes[c.owner] = c.node }
+            current = (rr.owner, nodes.removeValue(forKey: rr.owner) ?? Node())
         }
-        var node = nodes[rr.owner] ?? Node()
+        var node = current!.node
+        current!.node = Node()   // keep `node` uniquely referenced while it changes
+        defer { current!.node = node }
         let t = rr.type
+        let k = node.types.firstIndex(of: t)
+        if let k {
+            for i in node.members[k] where records[i].rdata == rr.rdata { return }   // duplicate: RFC 2181 §5
+        }
         if t == .soa {
             guard rr.owner == apex else {
                 throw place.error("SOA at '\(rr.owner)', not at the zone apex '\(apex)'")
@@ -159,8 +166,12 @@ struct ZoneBuilder {
             }
             if node.other == nil { node.other = place }
         }
-        nodes[rr.owner] = node
-        rrsets[key, default: []].append(records.count)
+        if let k {
+            node.members[k].append(records.count)
+        } else {
+            node.types.append(t)
+            node.members.append([records.count])
+        }
         records.append(rr)
     }
 

@@ -184,6 +184,12 @@ dx_batch *dx_batch_new(int n, int bufsize);
 void dx_batch_free(dx_batch *b);
 /* Receives up to n datagrams (non-blocking). Returns count, 0 if none, -1 error. */
 int dx_batch_recv(int fd, dx_batch *b);
+/* Blocks (on a blocking socket) until at least one datagram arrives or the
+ * socket's receive timeout passes, then takes what is queued (MSG_WAITFORONE).
+ * Returns the count; 0 on timeout or signal. */
+int dx_batch_recv_wait(int fd, dx_batch *b);
+/* SO_RCVTIMEO in milliseconds (0 = none). */
+int dx_set_recv_timeout(int fd, int ms);
 /* Slot accessors return NULL/0 for i outside 0..n-1. */
 uint8_t *dx_batch_buf(dx_batch *b, int i);
 int dx_batch_len(const dx_batch *b, int i);
@@ -200,6 +206,7 @@ void dx_batch_set_reply(dx_batch *b, int i, int len);
 int dx_batch_send_replies(int fd, dx_batch *b, int count);
 
 /* ---- atomics (sequentially consistent int32 cells, heap-allocated) ---- */
+void dx_malloc_trim(void);
 int32_t *dx_atomic_new(int32_t v);
 int32_t dx_atomic_load(const int32_t *p);
 void dx_atomic_store(int32_t *p, int32_t v);
