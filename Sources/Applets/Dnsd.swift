@@ -200,8 +200,10 @@ final class DnsServer {
     unowned(unsafe) let host: ServiceHost
     private let threaded: Bool
     private(set) var answerer: Answerer
-    private(set) var zones: [Zone]
-    private var policies: [ZonePolicy]
+    /// Zone transfer and NOTIFY settings by zone.
+    private var policies: [DomainName: ZonePolicy] = [:]
+    /// Fingerprints of the served zones with a synthesized SOA.
+    private var fingerprints: [DomainName: UInt64] = [:]
     private(set) var workers: [UDPWorker] = []
     private var workerCount = 0
     private var tcpListeners: [Socket] = []
@@ -224,8 +226,6 @@ final class DnsServer {
         self.threaded = threaded
         notifier = Notifier(loop: host.loop)
         answerer = Answerer(snapshot: Snapshot(zones: []))
-        zones = []
-        policies = []
     }
 
     deinit {
@@ -233,10 +233,10 @@ final class DnsServer {
     }
 
     /// The answerer for a config and a zone set.
-    static func makeAnswerer(_ c: Config, _ zones: [Zone]) -> Answerer {
+    static func makeAnswerer(_ c: Config, _ snapshot: Snapshot) -> Answerer {
         let nsid = c.string("dnsd", nil, "nsid").flatMap { $0.isEmpty ? nil : Array($0.utf8) }
         let version = Array((c.string("dnsd", nil, "version") ?? "dnsbox").utf8)
-        return Answerer(snapshot: Snapshot(zones: zones), nsid: nsid, version: version)
+        return Answerer(snapshot: snapshot, nsid: nsid, version: version)
     }
 
     /// Rebuilds zones and the answerer from `c` and the stored zones, hands
@@ -244,27 +244,45 @@ final class DnsServer {
     /// serial changed. Zone errors are logged (the zone is skipped, or its
     /// previous version kept).
     private func rebuild(_ c: Config, reason: String) {
-        let set = ZoneSet.load(c, stored: storedZones, previous: zones,
+        let served = answerer.snapshot
+        var previous: [DomainName: ZoneSet.Previous] = [:]
+        for z in served.compiledZones { previous[z.origin] = ZoneSet.Previous(serial: z.serial, fingerprint: fingerprints[z.origin]) }
+        let set = ZoneSet.load(c, stored: storedZones, previous: previous,
                                now: UInt32(truncatingIfNeeded: Sys.realtimeNanos() / 1_000_000_000))
         for e in set.errors { log.error(e) }
-        let next = DnsServer.makeAnswerer(c, set.zones)
-        let before = zones
+        var sources: [ZoneSource] = []
+        var nextPolicies: [DomainName: ZonePolicy] = [:]
+        var nextFingerprints: [DomainName: UInt64] = [:]
+        var i = 0
+        while i < set.sources.count {
+            switch set.sources[i] {
+            case .fresh(let z):
+                sources.append(.zone(z))
+                nextPolicies[z.origin] = set.policies[i]
+                if let f = set.fingerprints[z.origin] { nextFingerprints[z.origin] = f }
+            case .keep(let origin):
+                if let old = served.zone(named: origin) {
+                    sources.append(.compiled(old))
+                    nextPolicies[origin] = set.policies[i]
+                    if let f = fingerprints[origin] { nextFingerprints[origin] = f }
+                }
+            }
+            i += 1
+        }
+        let snapshot = Snapshot(sources: sources)
+        let next = DnsServer.makeAnswerer(c, snapshot)
         answerer = next
-        zones = set.zones
-        policies = set.policies
+        policies = nextPolicies
+        fingerprints = nextFingerprints
         for w in workers { w.publish(next) }
         // Parsing and compiling leave a lot of freed heap behind.
         Sys.releaseFreeMemory()
-        log.info("serving \(set.zones.count) zones", [("reason", reason),
-                 ("zones", set.zones.map { "\($0.origin)\($0.soa.map { "@\($0.serial)" } ?? "")" }.joined(separator: ","))])
-        var i = 0
-        while i < zones.count {
-            let z = zones[i]
-            let old = before.first(where: { $0.origin == z.origin })?.soa?.serial
-            if let s = z.soa?.serial, old != s, !policies[i].notify.isEmpty {
-                notifier.notify(z, targets: policies[i].notify)
-            }
-            i += 1
+        let zones = snapshot.compiledZones
+        log.info("serving \(zones.count) zones", [("reason", reason),
+                 ("zones", zones.map { "\($0.origin)@\($0.serial)" }.joined(separator: ","))])
+        for z in zones {
+            guard let p = policies[z.origin], !p.notify.isEmpty, previous[z.origin]?.serial != z.serial else { continue }
+            notifier.notify(z, targets: p.notify)
         }
     }
 
@@ -356,7 +374,7 @@ final class DnsServer {
         host.statusFields = { [unowned(unsafe) self] in
             var udp: UInt64 = 0
             for w in self.workers { udp &+= w.queries }
-            return [("zones", "\(self.zones.count)"), ("workers", "\(self.workerCount)"),
+            return [("zones", "\(self.answerer.snapshot.zoneCount)"), ("workers", "\(self.workerCount)"),
                     ("udp_queries", "\(udp)"), ("tcp_queries", "\(self.tcpQueries)"),
                     ("tcp_connections", "\(self.connections.count)"), ("transfers", "\(self.transfers)"),
                     ("store_generation", "\(self.storeGeneration)")]
@@ -498,24 +516,24 @@ final class DnsServer {
     /// is in its `allow_transfer`; false leaves the query to the answerer
     /// (which REFUSES transfers).
     private func startTransfer(_ conn: Connection, _ query: [UInt8]) -> Bool {
-        let found: (Zone, ZoneTransfer)? = query.withUnsafeBytes { b in
+        let found: (CompiledZone, ZoneTransfer)? = query.withUnsafeBytes { b in
             guard let q = try? Query.parse(b), q.header.opcode == .query, q.edns.map({ $0.version == 0 }) ?? true,
                   q.question.type == .axfr || q.question.type == .ixfr,
                   q.question.rrClass == .in else { return nil }
             let name = q.question.name.domainName
-            guard let i = zones.firstIndex(where: { $0.origin == name }) else { return nil }
-            guard policies[i].mayTransfer(conn.peer) else {
+            guard let zone = answerer.snapshot.zone(named: name) else { return nil }
+            guard let policy = policies[name], policy.mayTransfer(conn.peer) else {
                 log.warn("zone transfer refused", [("zone", name.description), ("peer", conn.peer.description)])
                 return nil
             }
-            guard let t = ZoneTransfer(zone: zones[i], query: b) else { return nil }
-            return (zones[i], t)
+            guard let t = ZoneTransfer(zone: zone, query: b) else { return nil }
+            return (zone, t)
         }
         guard let (zone, t) = found else { return false }
         conn.transfer = t
         transfers &+= 1
-        log.info("zone transfer", [("zone", zone.origin.description), ("serial", "\(zone.soa?.serial ?? 0)"),
-                                   ("records", "\(zone.records.count)"), ("peer", conn.peer.description)])
+        log.info("zone transfer", [("zone", zone.origin.description), ("serial", "\(zone.serial)"),
+                                   ("records", "\(zone.recordCount)"), ("peer", conn.peer.description)])
         return true
     }
 
@@ -575,7 +593,7 @@ final class Notifier {
     static let retryDelaysMs: [UInt64] = [1000, 2000, 4000, 8000]
 
     struct Pending {
-        var zone: Zone
+        var zone: CompiledZone
         var target: SocketAddress
         var id: UInt16
         var attempts: Int
@@ -593,7 +611,7 @@ final class Notifier {
 
     init(loop: EventLoop) { self.loop = loop }
 
-    func notify(_ zone: Zone, targets: [SocketAddress]) {
+    func notify(_ zone: CompiledZone, targets: [SocketAddress]) {
         for t in targets {
             pending.removeAll { $0.target == t && $0.zone.origin == zone.origin }
             var p = Pending(zone: zone, target: t, id: UInt16(truncatingIfNeeded: Sys.random64()), attempts: 0, dueAt: 0)
@@ -629,7 +647,7 @@ final class Notifier {
         let msg = Notify.message(id: p.id, zone: p.zone)
         if (try? s.send(msg, to: p.target)) != nil {
             sent &+= 1
-            log.info("notify sent", [("zone", p.zone.origin.description), ("serial", "\(p.zone.soa?.serial ?? 0)"),
+            log.info("notify sent", [("zone", p.zone.origin.description), ("serial", "\(p.zone.serial)"),
                                      ("target", p.target.description), ("attempt", "\(p.attempts)")])
         }
     }

@@ -33,9 +33,43 @@ struct ZonePolicy {
 ///   otherwise max(now in seconds, previous + 1), so it grows on every
 ///   change, even two changes within one second.
 struct ZoneSet {
-    var zones: [Zone] = []
+    /// A zone to serve: freshly built, or the version already served (its
+    /// new version failed to load).
+    enum Source {
+        case fresh(Zone)
+        case keep(DomainName)
+    }
+
+    /// What a rebuild needs to know of the version being served: its
+    /// serial and, for a synthesized SOA, a fingerprint of its records.
+    struct Previous {
+        var serial: UInt32
+        var fingerprint: UInt64?
+    }
+
+    var sources: [Source] = []
     var policies: [ZonePolicy] = []
+    /// Fingerprints of the zones built with a synthesized SOA.
+    var fingerprints: [DomainName: UInt64] = [:]
     var errors: [String] = []
+
+    /// The freshly built zones.
+    var zones: [Zone] {
+        sources.compactMap { if case .fresh(let z) = $0 { return z } else { return nil } }
+    }
+
+    /// Origins whose served version is kept.
+    var kept: [DomainName] {
+        sources.compactMap { if case .keep(let o) = $0 { return o } else { return nil } }
+    }
+
+    /// This set as the previous version of the next rebuild (tests; dnsd
+    /// derives it from what it serves).
+    var asPrevious: [DomainName: Previous] {
+        var out: [DomainName: Previous] = [:]
+        for z in zones { out[z.origin] = Previous(serial: z.soa?.serial ?? 0, fingerprint: fingerprints[z.origin]) }
+        return out
+    }
 
     /// One record to add, in presentation form, and where it came from.
     struct RecordSpec {
@@ -55,7 +89,7 @@ struct ZoneSet {
         var policy = ZonePolicy()
     }
 
-    static func load(_ c: Config, stored: [StoredZone] = [], previous: [Zone], now: UInt32) -> ZoneSet {
+    static func load(_ c: Config, stored: [StoredZone] = [], previous: [DomainName: Previous], now: UInt32) -> ZoneSet {
         var out = ZoneSet()
         var specs: [ZoneSpec] = []
         var byOrigin: [DomainName: Int] = [:]
@@ -131,15 +165,16 @@ struct ZoneSet {
             }
         }
         for spec in specs {
-            let old = previous.first(where: { $0.origin == spec.origin })
+            let old = previous[spec.origin]
             switch build(spec, previous: old, now: now) {
-            case .success(let z):
-                out.zones.append(z)
+            case .success(let (z, fingerprint)):
+                out.sources.append(.fresh(z))
                 out.policies.append(spec.policy)
+                if let f = fingerprint { out.fingerprints[z.origin] = f }
             case .failure(let e):
-                if let old {
+                if old != nil {
                     out.errors.append("\(e.message); keeping the previous version of \(spec.origin)")
-                    out.zones.append(old)
+                    out.sources.append(.keep(spec.origin))
                     out.policies.append(spec.policy)
                 } else {
                     out.errors.append("\(e.message); zone \(spec.origin) is not served")
@@ -151,10 +186,22 @@ struct ZoneSet {
 
     struct LoadError: Error { var message: String }
 
-    static func build(_ spec: ZoneSpec, previous: Zone?, now: UInt32) -> Result<Zone, LoadError> {
+    /// FNV-1a over the records' text, SOA excluded: equal fingerprints mean
+    /// the zone did not change (for the synthesized serial).
+    static func fingerprint(_ records: [ResourceRecord]) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for r in records where r.type != .soa {
+            for b in r.description.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+            h = (h ^ 10) &* 0x0000_0100_0000_01B3
+        }
+        return h
+    }
+
+    static func build(_ spec: ZoneSpec, previous: Previous?, now: UInt32) -> Result<(Zone, UInt64?), LoadError> {
         let origin = spec.origin
         var records: [ResourceRecord] = []
         var sources: [String] = []
+        var synthesized: UInt64? = nil
         if let file = spec.file {
             do throws(ZoneError) {
                 let z = try Zone.load(file: file, origin: origin, directory: FileSystem.dirname(file),
@@ -201,12 +248,14 @@ struct ZoneSet {
                 sources.insert("the synthesized NS of \(origin)", at: 0)
             }
             var serial = now
-            if let p = previous, let ps = p.soa {
-                if p.records.filter({ $0.type != .soa }) == records {
-                    serial = ps.serial
-                } else if !(serial &- ps.serial > 0 && serial &- ps.serial < 0x8000_0000) {
+            let print = fingerprint(records)
+            synthesized = print
+            if let p = previous {
+                if p.fingerprint == print {
+                    serial = p.serial
+                } else if !(serial &- p.serial > 0 && serial &- p.serial < 0x8000_0000) {
                     // RFC 1982: the new serial must be "greater" than the old one.
-                    serial = ps.serial &+ 1
+                    serial = p.serial &+ 1
                 }
             }
             let soa = SOA(mname: ns1, rname: hostmaster, serial: serial, refresh: 3600, retry: 600,
@@ -217,9 +266,9 @@ struct ZoneSet {
         // A file alone was checked by its parser; records from the config
         // or the store (or with the file) get the whole-zone rules (one SOA,
         // CNAME exclusivity, in-zone owners) here.
-        if spec.records.isEmpty && spec.file != nil { return .success(Zone(origin: origin, records: records)) }
+        if spec.records.isEmpty && spec.file != nil { return .success((Zone(origin: origin, records: records), synthesized)) }
         do throws(ZoneError) {
-            return .success(try Zone.check(origin: origin, records: records, sources: sources))
+            return .success((try Zone.check(origin: origin, records: records, sources: sources), synthesized))
         } catch {
             return .failure(LoadError(message: error.description))
         }

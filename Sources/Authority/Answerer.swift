@@ -176,7 +176,7 @@ public final class Answerer {
                         seenNode[hops] = node
                     }
                     hops &+= 1
-                    guard hops < Answerer.maxChain, let t = snapshot.arenaName(at: target) else { break }
+                    guard hops < Answerer.maxChain, let t = snapshot.zones[zi].arenaName(at: target) else { break }
                     let th = SuffixHashes(t)
                     guard let next = snapshot.zoneIndex.closestEncloser(of: t, hashes: th) else { break }
                     let nextZone = snapshot.zoneIndex.value(at: next.entry)
@@ -289,7 +289,7 @@ public final class Answerer {
             } else {
                 let nameAt = form == RDataForm.name.rawValue ? 0 : (form == RDataForm.prefName.rawValue ? 2 : -1)
                 try w.writeRecord(section, owner: owner, type: type, ttl: ttl,
-                                  rdataWire: snapshot.arenaBytes(Int(z.recordStart[r]), Int(z.recordLength[r])),
+                                  rdataWire: z.bytes(Int(z.recordStart[r]), Int(z.recordLength[r])),
                                   nameAt: nameAt)
             }
             r &+= 1
@@ -302,14 +302,14 @@ public final class Answerer {
         let end = Int(z.setExtras[s &+ 1])
         while e < end {
             let ownerAt = Int(z.extraOwner[e])
-            let owner = snapshot.arenaBytes(ownerAt, snapshot.wireLength(at: ownerAt))
+            let owner = z.bytes(ownerAt, z.wireLength(at: ownerAt))
             let a = Int(z.extraSet[e])
             let type = RRType(z.setType[a])
             var r = Int(z.setRecords[a])
             let rend = Int(z.setRecords[a &+ 1])
             while r < rend {
                 try w.writeRecord(.additional, ownerWire: owner, type: type, ttl: z.setTTL[a],
-                                  rdataWire: snapshot.arenaBytes(Int(z.recordStart[r]), Int(z.recordLength[r])),
+                                  rdataWire: z.bytes(Int(z.recordStart[r]), Int(z.recordLength[r])),
                                   nameAt: -1)
                 r &+= 1
             }

@@ -63,8 +63,13 @@ public final class CompiledZone {
     // arena offset `extraOwner` (uncompressed wire form).
     let extraOwner: [Int32]
     let extraSet: [Int32]
+    /// Uncompressed wire names (CNAME targets, owners of additional data)
+    /// and every record's RDATA, read in place on the hot path.
+    let arena: UnsafeMutableRawBufferPointer
 
-    init(origin: DomainName, soa: RData, soaTTL: UInt32, negativeTTL: UInt32, index: NameTable<Int>,
+    deinit { arena.deallocate() }
+
+    init(arena bytes: [UInt8], origin: DomainName, soa: RData, soaTTL: UInt32, negativeTTL: UInt32, index: NameTable<Int>,
          nodeSets: [Int32], nodeDelegation: [Bool], nodeWildcard: [Int32],
          setType: [UInt16], setTTL: [UInt32], setRecords: [Int32], setTarget: [Int32], setExtras: [Int32],
          recordStart: [Int32], recordLength: [UInt16], recordForm: [UInt8],
@@ -87,73 +92,21 @@ public final class CompiledZone {
         self.recordForm = recordForm
         self.extraOwner = extraOwner
         self.extraSet = extraSet
-    }
-
-    /// Number of RRsets at node `n` (0 for an empty non-terminal).
-    @inline(__always)
-    func setCount(_ n: Int) -> Int { Int(nodeSets[n &+ 1]) &- Int(nodeSets[n]) }
-
-    /// The RRset of `type` at node `n`, or -1. Hot-path safe.
-    func set(_ n: Int, _ type: RRType) -> Int {
-        var s = Int(nodeSets[n])
-        let end = Int(nodeSets[n &+ 1])
-        while s < end {
-            if setType[s] == type.rawValue { return s }
-            s &+= 1
-        }
-        return -1
-    }
-}
-
-/// All zones served, by origin. Immutable after `init`.
-public final class Snapshot {
-    let zoneIndex: NameTable<Int>
-    let zones: [CompiledZone]
-    /// Uncompressed wire names (CNAME targets, owners of additional data)
-    /// and every record's RDATA, read in place on the hot path.
-    let arena: UnsafeMutableRawBufferPointer
-
-    /// Compiles `zones`. Zones without a SOA are skipped (the zone parser
-    /// never produces one); a later zone with the same origin replaces an
-    /// earlier one.
-    public init(zones input: [Zone]) {
-        let zoneIndex = NameTable<Int>(capacity: input.count)
-        var zones: [CompiledZone] = []
-        var arenaBytes: [UInt8] = []
-        var i = 0
-        while i < input.count {
-            let z = input[i]
-            i &+= 1
-            guard let c = Snapshot.compile(z, arena: &arenaBytes) else { continue }
-            if let old = zoneIndex[z.origin] {
-                zones[old] = c
-            } else {
-                zoneIndex.insert(zones.count, for: z.origin)
-                zones.append(c)
-            }
-        }
-        self.zoneIndex = zoneIndex
-        self.zones = zones
-        let a = UnsafeMutableRawBufferPointer.allocate(byteCount: arenaBytes.count == 0 ? 1 : arenaBytes.count,
-                                                       alignment: 8)
-        arenaBytes.withUnsafeBytes { src in
+        let a = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count == 0 ? 1 : bytes.count, alignment: 8)
+        bytes.withUnsafeBytes { src in
             if let s = src.baseAddress, let d = a.baseAddress, src.count > 0 { d.copyMemory(from: s, byteCount: src.count) }
         }
         arena = a
     }
 
-    deinit { arena.deallocate() }
-}
+    /// The SOA serial.
+    public var serial: UInt32 {
+        if case .soa(let s) = soa { return s.serial }
+        return 0
+    }
 
-/// Shared by all workers: nothing is written after `init`, and the arena is
-/// freed only when the last reference goes.
-extension Snapshot: @unchecked Sendable {}
-extension CompiledZone: @unchecked Sendable {}
-
-extension Snapshot {
-
-    /// Number of zones served.
-    public var zoneCount: Int { zones.count }
+    /// Number of records (the SOA included).
+    public var recordCount: Int { recordStart.count }
 
     /// The name at `offset` in the arena. Never fails for offsets recorded
     /// at compile time; nil otherwise.
@@ -179,8 +132,88 @@ extension Snapshot {
 
     /// `count` bytes of the arena from `offset`.
     @inline(__always)
-    func arenaBytes(_ offset: Int, _ count: Int) -> UnsafeRawBufferPointer {
+    func bytes(_ offset: Int, _ count: Int) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(arena)[offset..<(offset &+ count)])
+    }
+
+    /// Number of RRsets at node `n` (0 for an empty non-terminal).
+    @inline(__always)
+    func setCount(_ n: Int) -> Int { Int(nodeSets[n &+ 1]) &- Int(nodeSets[n]) }
+
+    /// The RRset of `type` at node `n`, or -1. Hot-path safe.
+    func set(_ n: Int, _ type: RRType) -> Int {
+        var s = Int(nodeSets[n])
+        let end = Int(nodeSets[n &+ 1])
+        while s < end {
+            if setType[s] == type.rawValue { return s }
+            s &+= 1
+        }
+        return -1
+    }
+}
+
+/// Where a snapshot's zone comes from: freshly loaded records, or a zone
+/// compiled for an earlier snapshot (kept when its new version failed).
+public enum ZoneSource {
+    case zone(Zone)
+    case compiled(CompiledZone)
+}
+
+/// All zones served, by origin. Immutable after `init`.
+public final class Snapshot {
+    let zoneIndex: NameTable<Int>
+    let zones: [CompiledZone]
+
+    /// Compiles `zones`. Zones without a SOA are skipped (the zone parser
+    /// never produces one); a later zone with the same origin replaces an
+    /// earlier one.
+    public convenience init(zones input: [Zone]) {
+        self.init(sources: input.map { ZoneSource.zone($0) })
+    }
+
+    public init(sources: [ZoneSource]) {
+        let zoneIndex = NameTable<Int>(capacity: sources.count)
+        var zones: [CompiledZone] = []
+        var i = 0
+        while i < sources.count {
+            let c: CompiledZone
+            switch sources[i] {
+            case .zone(let z):
+                guard let compiled = Snapshot.compile(z) else { i &+= 1; continue }
+                c = compiled
+            case .compiled(let compiled):
+                c = compiled
+            }
+            i &+= 1
+            if let old = zoneIndex[c.origin] {
+                zones[old] = c
+            } else {
+                zoneIndex.insert(zones.count, for: c.origin)
+                zones.append(c)
+            }
+        }
+        self.zoneIndex = zoneIndex
+        self.zones = zones
+    }
+}
+
+/// Shared by all workers: nothing is written after `init`, and each zone's
+/// arena is freed only when the last reference goes.
+extension Snapshot: @unchecked Sendable {}
+extension CompiledZone: @unchecked Sendable {}
+
+extension Snapshot {
+
+    /// Number of zones served.
+    public var zoneCount: Int { zones.count }
+
+    /// The compiled zones, in the order given.
+    public var compiledZones: [CompiledZone] { zones }
+
+    /// The zone whose apex is `origin`, if served.
+    public func zone(named origin: DomainName) -> CompiledZone? {
+        guard let i = zoneIndex[origin] else { return nil }
+        return zones[i]
     }
 
     struct Builder {
@@ -189,7 +222,8 @@ extension Snapshot {
         var data: [[RData]] = []
     }
 
-    static func compile(_ z: Zone, arena: inout [UInt8]) -> CompiledZone? {
+    static func compile(_ z: Zone) -> CompiledZone? {
+        var arena: [UInt8] = []
         guard let soa = z.soa else { return nil }
         var soaTTL: UInt32 = 0
         var names: [DomainName] = []
@@ -323,7 +357,7 @@ extension Snapshot {
             n &+= 1
         }
         let neg = soaTTL < soa.minimum ? soaTTL : soa.minimum
-        return CompiledZone(origin: z.origin, soa: .soa(soa), soaTTL: soaTTL, negativeTTL: neg, index: table,
+        return CompiledZone(arena: arena, origin: z.origin, soa: .soa(soa), soaTTL: soaTTL, negativeTTL: neg, index: table,
                             nodeSets: nodeSets, nodeDelegation: nodeDelegation, nodeWildcard: nodeWildcard,
                             setType: setType, setTTL: setTTL, setRecords: setRecords, setTarget: setTarget,
                             setExtras: setExtras, recordStart: recordStart, recordLength: recordLength,

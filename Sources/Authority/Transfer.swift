@@ -5,7 +5,8 @@
 import DNS
 import Zone
 
-/// The messages of one AXFR (or AXFR-style IXFR) response.
+/// The messages of one AXFR (or AXFR-style IXFR) response, read from a
+/// compiled zone (the zone's records are not kept in any other form).
 ///
 /// Contract: the first message echoes the question; together the messages
 /// carry the SOA, every other record of the zone once, and the SOA again
@@ -13,38 +14,30 @@ import Zone
 /// fit, so a record never spans messages. An IXFR whose client already has
 /// our serial (or a newer one) gets our SOA alone (RFC 1995 §2).
 public struct ZoneTransfer {
-    public let zone: Zone
+    public let zone: CompiledZone
     let id: UInt16
     let qname: DomainName
     let qtype: RRType
-    let soa: ResourceRecord
-    let rest: [Int]
-    /// 0 = the opening SOA; 1...rest.count = rest; rest.count + 1 = the closing SOA.
-    private var next = 0
-    private var end: Int
+    /// 0: the opening SOA; 1: the records; 2: the closing SOA; 3: done.
+    private var phase = 0
+    private var record = 0
+    private var set = 0
+    private var node = 0
     private var first = true
 
-    public var isFinished: Bool { next > end }
+    public var isFinished: Bool { phase > 2 }
 
     /// A transfer of `zone` for the request `query` (an AXFR or IXFR for the
-    /// zone's apex). nil when the zone has no SOA (cannot happen for zones
-    /// built by `Zone.parse` or `Zone.check`).
-    public init?(zone: Zone, query: UnsafeRawBufferPointer) {
-        guard let soaIndex = zone.records.firstIndex(where: { $0.type == .soa && $0.owner == zone.origin }),
-              case .soa(let ours) = zone.records[soaIndex].rdata,
-              let q = try? Query.parse(query) else { return nil }
+    /// zone's apex); nil when the query does not parse.
+    public init?(zone: CompiledZone, query: UnsafeRawBufferPointer) {
+        guard let q = try? Query.parse(query) else { return nil }
         self.zone = zone
         id = q.header.id
         qname = q.question.name.domainName
         qtype = q.question.type
-        soa = zone.records[soaIndex]
-        var rest: [Int] = []
-        rest.reserveCapacity(zone.records.count)
-        for i in zone.records.indices where i != soaIndex { rest.append(i) }
-        self.rest = rest
-        end = rest.count + 1
-        if qtype == .ixfr, let theirs = ZoneTransfer.clientSerial(query), !ZoneTransfer.serial(ours.serial, isNewerThan: theirs) {
-            end = 0
+        if qtype == .ixfr, let theirs = ZoneTransfer.clientSerial(query),
+           !ZoneTransfer.serial(zone.serial, isNewerThan: theirs) {
+            phase = 2   // up to date: the SOA alone
         }
     }
 
@@ -82,23 +75,57 @@ public struct ZoneTransfer {
                 w.compression.removeAll()
             }
             var wrote = 0
-            while next <= end {
-                let r = next == 0 || next == rest.count + 1 ? soa : zone.records[rest[next - 1]]
+            while phase < 3 {
                 do throws(DNSError) {
-                    try w.writeRecord(.answer, owner: r.owner, ttl: r.ttl, rrClass: r.rrClass, rdata: r.rdata)
+                    if try !writeNext(&w) { continue }
                 } catch {
                     if case .noRoom = error, wrote > 0 { break }
                     throw error
                 }
                 wrote += 1
-                next += 1
             }
             first = false
             return w.finish()
         } catch {
-            next = end + 1
+            phase = 3
             return 0
         }
+    }
+
+    /// Writes the next record, or moves on; false when nothing was written.
+    private mutating func writeNext(_ w: inout MessageWriter) throws(DNSError) -> Bool {
+        let z = zone
+        if phase == 0 || phase == 2 {
+            try w.writeRecord(.answer, owner: z.origin, ttl: z.soaTTL, rdata: z.soa)
+            phase += 1
+            return true
+        }
+        guard record < z.recordCount else {
+            phase = 2
+            return false
+        }
+        while Int(z.setRecords[set &+ 1]) <= record { set &+= 1 }
+        while Int(z.nodeSets[node &+ 1]) <= set { node &+= 1 }
+        let form = z.recordForm[record]
+        if form == RDataForm.soa.rawValue {
+            record &+= 1
+            return false
+        }
+        let nameAt = form == RDataForm.name.rawValue ? 0 : (form == RDataForm.prefName.rawValue ? 2 : -1)
+        let rdata = z.bytes(Int(z.recordStart[record]), Int(z.recordLength[record]))
+        let type = RRType(z.setType[set])
+        let ttl = z.setTTL[set]
+        let result = z.index.withNameWire(at: node) { (owner: UnsafeRawBufferPointer) -> Result<Void, DNSError> in
+            do throws(DNSError) {
+                try w.writeRecord(.answer, ownerWire: owner, type: type, ttl: ttl, rdataWire: rdata, nameAt: nameAt)
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        try result.get()
+        record &+= 1
+        return true
     }
 }
 
@@ -106,7 +133,7 @@ public struct ZoneTransfer {
 public enum Notify {
     /// A NOTIFY for `zone`: opcode NOTIFY, AA=1, the zone's SOA as the
     /// question and (as a hint, §3.7) its SOA record in the answer section.
-    public static func message(id: UInt16, zone: Zone) -> [UInt8] {
+    public static func message(id: UInt16, zone: CompiledZone) -> [UInt8] {
         var h = Header(id: id)
         h.opcode = .notify
         h.aa = true
@@ -115,9 +142,7 @@ public enum Notify {
             do throws(DNSError) {
                 var w = try MessageWriter(buffer: b, header: h)
                 try w.writeQuestion(zone.origin, type: .soa, rrClass: .in)
-                for r in zone.records where r.type == .soa && r.owner == zone.origin {
-                    try w.writeRecord(.answer, owner: r.owner, ttl: r.ttl, rdata: r.rdata)
-                }
+                try w.writeRecord(.answer, owner: zone.origin, ttl: zone.soaTTL, rdata: zone.soa)
                 return w.finish()
             } catch {
                 return 0

@@ -32,7 +32,11 @@ public final class NameTable<Value> {
     @usableFromInline @exclusivity(unchecked) var keys: [UInt8]
     /// Per entry: where its key starts in `keys`; one more at the end.
     @usableFromInline @exclusivity(unchecked) var keyStart: [Int32]
-    @usableFromInline @exclusivity(unchecked) var names: [DomainName]
+    /// The entries' names as inserted (case kept), back to back, at the
+    /// same offsets as `keys`: no object per name.
+    @usableFromInline @exclusivity(unchecked) var originals: [UInt8]
+    /// Per entry: its stored hash (for rehashing).
+    @usableFromInline @exclusivity(unchecked) var entryHash: [UInt64]
     @usableFromInline @exclusivity(unchecked) var values: [Value]
 
     public var count: Int { values.count }
@@ -45,9 +49,10 @@ public final class NameTable<Value> {
         slotEntry = [Int32](repeating: 0, count: n)
         keys = []
         keyStart = [0]
-        names = []
+        originals = []
+        entryHash = []
         values = []
-        names.reserveCapacity(capacity)
+        entryHash.reserveCapacity(capacity)
         values.reserveCapacity(capacity)
     }
 
@@ -59,8 +64,8 @@ public final class NameTable<Value> {
     public var entries: [(name: DomainName, value: Value)] {
         var out: [(name: DomainName, value: Value)] = []
         var i = 0
-        while i < names.count {
-            out.append((names[i], values[i]))
+        while i < values.count {
+            out.append((name(at: i), values[i]))
             i &+= 1
         }
         return out
@@ -76,7 +81,6 @@ public final class NameTable<Value> {
         }
         if (count &+ 1) &* 2 > hashes.count { grow() }
         let e = values.count
-        names.append(name)
         values.append(value)
         let w = name.wire
         var i = 0
@@ -84,8 +88,11 @@ public final class NameTable<Value> {
             keys.append(asciiLower(w[i]))
             i &+= 1
         }
+        originals.append(contentsOf: w)
         keyStart.append(Int32(truncatingIfNeeded: keys.count))
-        place(entry: e, hash: NameTable.stored(name.caseInsensitiveHash))
+        let h = NameTable.stored(name.caseInsensitiveHash)
+        entryHash.append(h)
+        place(entry: e, hash: h)
         return nil
     }
 
@@ -102,14 +109,23 @@ public final class NameTable<Value> {
         hashes = [UInt64](repeating: 0, count: n)
         slotEntry = [Int32](repeating: 0, count: n)
         var e = 0
-        while e < names.count {
-            place(entry: e, hash: NameTable.stored(names[e].caseInsensitiveHash))
+        while e < entryHash.count {
+            place(entry: e, hash: entryHash[e])
             e &+= 1
         }
     }
 
     /// The name and value of entry `e` (from `entry(_:hash:)`).
-    @inlinable public func name(at e: Int) -> DomainName { names[e] }
+    /// The name of entry `e` as inserted (allocates).
+    public func name(at e: Int) -> DomainName {
+        DomainName(trustedWire: Array(originals[Int(keyStart[e])..<Int(keyStart[e &+ 1])]))
+    }
+
+    /// Runs `body` with the wire form of entry `e`'s name as inserted.
+    public func withNameWire<R>(at e: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        let a = Int(keyStart[e]), b = Int(keyStart[e &+ 1])
+        return originals.withUnsafeBytes { all in body(UnsafeRawBufferPointer(rebasing: all[a..<b])) }
+    }
     @inlinable public func value(at e: Int) -> Value { values[e] }
 
     /// True when the lowercased key of entry `e` spells `view`.
@@ -220,7 +236,7 @@ public final class NameTable<Value> {
     public func closestEncloser(of view: NameView) -> (name: DomainName, value: Value, labelsDropped: Int)? {
         let hs = SuffixHashes(view)
         guard let (e, k) = closestEncloser(of: view, hashes: hs) else { return nil }
-        return (names[e], values[e], k)
+        return (name(at: e), values[e], k)
     }
 }
 

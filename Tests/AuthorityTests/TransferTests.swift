@@ -25,7 +25,8 @@ import Zone
 
     /// Every message of a transfer, decoded.
     static func run(_ zone: Zone, _ query: [UInt8], capacity: Int = 65535) throws -> [Message] {
-        var t = try #require(query.withUnsafeBytes { ZoneTransfer(zone: zone, query: $0) })
+        let compiled = try #require(Snapshot(zones: [zone]).zone(named: zone.origin))
+        var t = try #require(query.withUnsafeBytes { ZoneTransfer(zone: compiled, query: $0) })
         var out: [Message] = []
         var buf = [UInt8](repeating: 0, count: 65535)
         while !t.isFinished {
@@ -67,7 +68,7 @@ import Zone
 
     @Test func notifyMessageAndItsReply() throws {
         let z = try Self.zone(1)
-        let bytes = Notify.message(id: 0x1234, zone: z)
+        let bytes = Notify.message(id: 0x1234, zone: try #require(Snapshot(zones: [z]).zone(named: z.origin)))
         let m = try Message(bytes: bytes)
         #expect(m.header.opcode == .notify && m.header.aa && !m.header.qr)
         #expect(m.questions.first?.type == .soa && m.questions.first?.name == z.origin)
@@ -81,7 +82,11 @@ import Zone
         #expect(!reply.withUnsafeBytes { Notify.isReply($0, id: 0x1235, zone: z.origin) })
         #expect(try Message(bytes: reply).header.rcode == 0)
         // A NOTIFY for a zone we do not have: NOTAUTH.
-        let other = Notify.message(id: 9, zone: Zone(origin: try DomainName("y.test."), records: z.records))
+        var y = try Self.zone(1)
+        y = Zone(origin: try DomainName("y.test."), records: y.records.map {
+            ResourceRecord(owner: try! DomainName(String($0.owner.description.dropLast("x.test.".count)) + "y.test."), ttl: $0.ttl, rdata: $0.rdata)
+        })
+        let other = Notify.message(id: 9, zone: try #require(Snapshot(zones: [y]).zone(named: y.origin)))
         let n2 = other.withUnsafeBytes { q in out.withUnsafeMutableBytes { a.respond(to: q, into: $0, udp: true) } }
         #expect(try Message(bytes: Array(out[0..<n2])).header.rcode == RCode.notAuth.headerBits)
     }
