@@ -249,7 +249,9 @@ extension Snapshot {
                 builders[n].ttls.append(rr.ttl)
                 builders[n].data.append([rr.rdata])
             }
-            // Empty non-terminals: every ancestor up to the apex.
+            // Empty non-terminals: every ancestor up to the apex (none for
+            // a child of the apex, the common case: no parent name built).
+            guard rr.owner.labelCount > z.origin.labelCount &+ 1 else { continue }
             var p = rr.owner.parent
             while let q = p, q.labelCount > z.origin.labelCount {
                 if table[q] != nil { break }
@@ -308,6 +310,12 @@ extension Snapshot {
             }
         }
 
+        // Wildcard owners are rare: look for `*.NAME` only if the zone has one.
+        var hasWildcard = false
+        for name in names where name.wire.count > 2 && name.wire[0] == 1 && name.wire[1] == 0x2A {
+            hasWildcard = true
+            break
+        }
         var n = 0
         while n < names.count {
             let b = builders[n]
@@ -351,7 +359,9 @@ extension Snapshot {
             }
             nodeSets.append(Int32(truncatingIfNeeded: setType.count))
             var wildcard: Int32 = -1
-            if let w = try? names[n].prepending(label: [0x2A]), let wi = table[w] { wildcard = Int32(truncatingIfNeeded: wi) }
+            if hasWildcard, let w = try? names[n].prepending(label: [0x2A]), let wi = table[w] {
+                wildcard = Int32(truncatingIfNeeded: wi)
+            }
             nodeWildcard.append(wildcard)
             nodeDelegation.append(n != 0 && b.types.contains(.ns))
             n &+= 1

@@ -66,6 +66,19 @@ public struct RRType: RawRepresentable, Hashable, Comparable, CustomStringConver
         self.rawValue = v
     }
 
+    /// The table's mnemonics as bytes, for `init?(mnemonicBytes:)`.
+    static let byteTable: [(UInt16, [UInt8])] = table.map { ($0.0, Array($0.1.utf8)) }
+
+    /// As `init?(mnemonic:)`, from the bytes of a zone-file token, without
+    /// building a String for the common mnemonics.
+    public init?(mnemonicBytes b: [UInt8]) {
+        if let v = lookupMnemonic(b, RRType.byteTable) {
+            self.init(v)
+        } else {
+            self.init(mnemonic: String(decoding: b, as: UTF8.self))
+        }
+    }
+
     /// True for QTYPE-only values that never appear as stored data
     /// (RFC 1035 §3.2.3, RFC 6895 §3.1: 128–255 are meta/query types) and OPT.
     public var isMetaType: Bool { rawValue == 41 || (rawValue >= 128 && rawValue <= 255) }
@@ -113,6 +126,43 @@ public struct RRClass: RawRepresentable, Hashable, CustomStringConvertible, Send
         guard let v = parseGenericNumber(upper, prefix: "CLASS") else { return nil }
         self.rawValue = v
     }
+
+    static let byteTable: [(UInt16, [UInt8])] = table.map { ($0.0, Array($0.1.utf8)) }
+
+    /// As `init?(mnemonic:)`, from the bytes of a zone-file token.
+    public init?(mnemonicBytes b: [UInt8]) {
+        if let v = lookupMnemonic(b, RRClass.byteTable) {
+            self.init(v)
+            return
+        }
+        // Not a class name at all (the usual case for a record's type
+        // token): skip the String unless it could be CHAOS or CLASSnnn.
+        guard let f = b.first, f == 0x43 || f == 0x63 else { return nil }
+        self.init(mnemonic: String(decoding: b, as: UTF8.self))
+    }
+}
+
+/// The value of the mnemonic `b` (any ASCII case) in `table`, or nil.
+func lookupMnemonic(_ b: [UInt8], _ table: [(UInt16, [UInt8])]) -> UInt16? {
+    var i = 0
+    while i < table.count {
+        if bytesEqualUpper(b, table[i].1) { return table[i].0 }
+        i &+= 1
+    }
+    return nil
+}
+
+/// True when `b` equals the uppercase bytes `upper`, ignoring ASCII case.
+@inline(__always)
+func bytesEqualUpper(_ b: [UInt8], _ upper: [UInt8]) -> Bool {
+    guard b.count == upper.count else { return false }
+    var i = 0
+    while i < b.count {
+        let c = b[i]
+        if (c >= 0x61 && c <= 0x7A ? c &- 0x20 : c) != upper[i] { return false }
+        i &+= 1
+    }
+    return true
 }
 
 /// True when `s` equals the uppercase mnemonic `upper`, ignoring ASCII

@@ -129,7 +129,7 @@ struct ZoneParser {
             if let c = t.text.first, c >= 0x30, c <= 0x39 {
                 guard explicitTTL == nil else { throw at(t).error("second TTL '\(t.string)' in one record") }
                 explicitTTL = try ttl(t, file: file)
-            } else if let cls = RRClass(mnemonic: t.string) {
+            } else if let cls = RRClass(mnemonicBytes: t.text) {
                 guard !sawClass else { throw at(t).error("second class '\(t.string)' in one record") }
                 guard cls == .in else { throw at(t).error("class \(cls) is not supported (only IN)") }
                 sawClass = true
@@ -143,7 +143,7 @@ struct ZoneParser {
             throw ZonePlace(file: file, line: last.line, column: last.endColumn).error("record type missing")
         }
         let typeToken = e[k]
-        guard !typeToken.quoted, let type = RRType(mnemonic: typeToken.string) else {
+        guard !typeToken.quoted, let type = RRType(mnemonicBytes: typeToken.text) else {
             throw at(typeToken).error("unknown record type '\(typeToken.string)'")
         }
         guard !type.isMetaType else { throw at(typeToken).error("type \(type) cannot appear in a zone file") }
