@@ -10,7 +10,9 @@
 #   BENCH_SERVERS=dnsbox,nsd,knot BENCH_CALLGRIND=dnsbox,nsd,knot ('' = none)
 #   BENCH_CG_QUERIES=20000 BENCH_CG_QPS=2000 BENCH_BIG_RECORDS=100000
 #   BENCH_SERVER_CPU=0 BENCH_CLIENT_CPU=1 BENCH_PORT=25300 BENCH_OUT=.build/bench
-#   DNSBOX_BIN=.build/release/dnsbox (built with `swift build -c release` if absent)
+#   DNSBOX_BIN=out/x86_64/dnsbox: the shipped build (static musl, Embedded Swift),
+#     rebuilt with `make firmware ARCH=x86_64` when a source is newer; set
+#     DNSBOX_BIN=.build/release/dnsbox to measure the host build instead.
 # Quick: BENCH_RUNS=1 BENCH_SECONDS=5 BENCH_MAX_SECONDS=3 BENCH_CG_QUERIES=5000 make bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,11 +33,17 @@ cpus=$(nproc)
 [ "$cpus" -ge 2 ] || skip "needs 2 CPUs (server and dnsperf pinned apart); this machine has $cpus"
 
 export PATH="$PATH:/usr/sbin:/sbin"
-: "${DNSBOX_BIN:=$PWD/.build/release/dnsbox}"
-if [ ! -x "$DNSBOX_BIN" ]; then
+if [ -z "${DNSBOX_BIN:-}" ]; then
+  DNSBOX_BIN=$PWD/out/x86_64/dnsbox
+  if [ ! -x "$DNSBOX_BIN" ] || [ -n "$(find Sources scripts/firmware.sh -newer "$DNSBOX_BIN" -print -quit)" ]; then
+    echo "bench: building the firmware for x86_64 (what ships) into $DNSBOX_BIN"
+    make firmware ARCH=x86_64
+  fi
+elif [ ! -x "$DNSBOX_BIN" ]; then
   echo "bench: building $DNSBOX_BIN"
   swift build -c release --product dnsbox
 fi
+echo "bench: dnsbox binary: $DNSBOX_BIN"
 export DNSBOX_BIN
 
 exec python3 scripts/bench/bench.py

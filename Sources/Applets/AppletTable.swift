@@ -31,14 +31,18 @@ public enum Applets {
     public static let version = "0.1.0"
 
     public static let table: [Applet] = [
-        Applet(name: "dnsd", summary: "DNS server: authoritative zones (UDP and TCP); forwarding and zone transfer to come",
+        Applet(name: "dnsd", summary: "DNS server: authoritative zones over UDP and TCP, AXFR/IXFR out, NOTIFY; forwarding to come",
                usage: """
                dnsd [-c FILE]
                  Serves the zones of `config zone` / `config record` sections
-                 on every `list listen` address (default 0.0.0.0:53 and
-                 [::]:53), UDP and TCP. SIGHUP or `dnsbox ctl dnsd reload`
-                 reloads the zones; a zone whose file breaks keeps its
-                 previous version. Control socket: RUNDIR/dnsd.sock.
+                 and of the store on every `list listen` address (default
+                 0.0.0.0:53 and [::]:53), UDP (`option workers` threads, 0 =
+                 one per CPU) and TCP. Zone transfers go to `allow_transfer`
+                 clients; `notify` targets get a NOTIFY when a serial
+                 changes. SIGHUP or `dnsbox ctl dnsd reload` reloads the
+                 zones; a zone that breaks keeps its previous version.
+                 `dnsbox ctl dnsd poke` re-reads the store's zones now.
+                 Control socket: RUNDIR/dnsd.sock.
                """, section: "dnsd", available: true, hidden: false,
                capabilities: [.netBindService], run: { args in DnsdApplet.main(args) }),
         Applet(name: "dhcpd", summary: "DHCPv4/DHCPv6 server; registers lease names in DNS",
