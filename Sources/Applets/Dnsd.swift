@@ -374,7 +374,8 @@ final class DnsServer {
         host.statusFields = { [unowned(unsafe) self] in
             var udp: UInt64 = 0
             for w in self.workers { udp &+= w.queries }
-            return [("zones", "\(self.answerer.snapshot.zoneCount)"), ("workers", "\(self.workerCount)"),
+            return [("zones", "\(self.answerer.snapshot.zoneCount)"),
+                    ("zone_bytes", "\(self.answerer.snapshot.memoryBytes)"), ("workers", "\(self.workerCount)"),
                     ("udp_queries", "\(udp)"), ("tcp_queries", "\(self.tcpQueries)"),
                     ("tcp_connections", "\(self.connections.count)"), ("transfers", "\(self.transfers)"),
                     ("store_generation", "\(self.storeGeneration)")]

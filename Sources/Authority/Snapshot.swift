@@ -105,6 +105,16 @@ public final class CompiledZone {
         return 0
     }
 
+    /// Bytes held by the compiled zone's arrays and arena.
+    public var memoryBytes: Int {
+        var n = index.memoryBytes + arena.count
+        n += 4 * (nodeSets.count + nodeWildcard.count) + nodeDelegation.count
+        n += 2 * setType.count + 4 * (setTTL.count + setRecords.count + setTarget.count + setExtras.count)
+        n += 4 * recordStart.count + 2 * recordLength.count + recordForm.count
+        n += 4 * (extraOwner.count + extraSet.count)
+        return n
+    }
+
     /// Number of records (the SOA included).
     public var recordCount: Int { recordStart.count }
 
@@ -206,6 +216,13 @@ extension Snapshot {
 
     /// Number of zones served.
     public var zoneCount: Int { zones.count }
+
+    /// Bytes held by all compiled zones.
+    public var memoryBytes: Int {
+        var n = zoneIndex.memoryBytes
+        for z in zones { n &+= z.memoryBytes }
+        return n
+    }
 
     /// The compiled zones, in the order given.
     public var compiledZones: [CompiledZone] { zones }

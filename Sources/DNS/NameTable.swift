@@ -41,6 +41,13 @@ public final class NameTable<Value> {
 
     public var count: Int { values.count }
 
+    /// Bytes held by the table's arrays (capacity not counted).
+    public var memoryBytes: Int {
+        var n = 8 * (hashes.count + entryHash.count) + 4 * (slotEntry.count + keyStart.count)
+        n += keys.count + originals.count
+        return n + values.count * MemoryLayout<Value>.stride
+    }
+
     /// An empty table sized for `capacity` names without rehashing.
     public init(capacity: Int = 8) {
         var n = 8
