@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the firmware binary: every product module compiled as Embedded Swift
-# (one swiftc call per module, whole-module, -Osize), the C shim and the C
+# (one swiftc call per module, whole-module, -Osize; -O for FAST_MODULES,
+# default "DNS Authority": the answer path), the C shim and the C
 # libraries compiled for musl by zig, linked statically and stripped.
 #   scripts/firmware.sh ARCH         (ARCH = aarch64 | x86_64)
 # Output: out/ARCH/dnsbox (stripped), out/ARCH/dnsbox.unstripped, out/ARCH/dnsbox.map
@@ -17,6 +18,7 @@ esac
 
 # Product modules in dependency order. Keep in sync with Package.swift.
 MODULES=(Config DNS Zone Authority Sys Runtime Store Applets dnsbox)
+FAST_MODULES=${FAST_MODULES-DNS Authority}
 
 SWIFTC=$(command -v swiftc)
 TOOLCHAIN=$(dirname "$(dirname "$(readlink -f "$SWIFTC")")")
@@ -55,9 +57,13 @@ for m in "${MODULES[@]}"; do
     continue
   fi
   stale=1 # later modules may import this one: rebuild them too
-  echo "  SWIFT  $m"
+  # The DNS answer path (wire format and answer engine) is built for speed;
+  # everything else for size.
+  opt=-Osize
+  case " $FAST_MODULES " in *" $m "*) opt=-O ;; esac
+  echo "  SWIFT  $m ($opt)"
   "$SWIFTC" -target "$SWIFT_TARGET" -enable-experimental-feature Embedded \
-    -wmo -Osize -parse-as-library -Xfrontend -function-sections \
+    -wmo "$opt" -parse-as-library -Xfrontend -function-sections \
     "${XCC[@]}" -I "$ROOT/Sources/CShim/include" -I "$B" \
     -module-name "$m" -emit-module -emit-module-path "$B/$m.swiftmodule" \
     -c "$ROOT"/Sources/"$m"/*.swift -o "$B/$m.o"
