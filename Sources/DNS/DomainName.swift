@@ -126,7 +126,7 @@ public struct DomainName: Hashable, Comparable, CustomStringConvertible, Sendabl
     /// compare equal and for a `NameView` of the same name, and the hash of
     /// every suffix is an intermediate value (see `SuffixHashes`).
     public var caseInsensitiveHash: UInt64 {
-        wire.withUnsafeBufferPointer { w in
+        wire.withUnsafeBytes { w in
             withUnsafeTemporaryAllocation(of: Int32.self, capacity: 128) { starts in
                 var n = 0
                 var i = 0
@@ -137,21 +137,7 @@ public struct DomainName: Hashable, Comparable, CustomStringConvertible, Sendabl
                     n &+= 1
                     i &+= len &+ 1
                 }
-                var h = NameHash()
-                h.add(0)
-                var k = n &- 1
-                while k >= 0 {
-                    let p = Int(starts[k])
-                    let len = Int(w[p])
-                    h.add(UInt8(truncatingIfNeeded: len))
-                    var j = 1
-                    while j <= len && p &+ j < w.count {
-                        h.add(asciiLower(w[p &+ j]))
-                        j &+= 1
-                    }
-                    k &-= 1
-                }
-                return h.value
+                return hashLabelsRightToLeft(w, starts: starts, count: n) { _, _ in }
             }
         }
     }

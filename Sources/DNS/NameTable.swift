@@ -282,21 +282,8 @@ public struct SuffixHashes {
                 n &+= 1
                 pos &+= Int(b) &+ 1
             }
-            var h = NameHash()
-            h.add(0)
-            if n < SuffixHashes.stored { values[n] = h.value }
-            var k = n &- 1
-            while k >= 0 {
-                let p = Int(starts[k])
-                let len = Int(m[p])
-                h.add(UInt8(truncatingIfNeeded: len))
-                var j = 1
-                while j <= len && p &+ j < m.count {
-                    h.add(asciiLower(m[p &+ j]))
-                    j &+= 1
-                }
-                if k < SuffixHashes.stored { values[k] = h.value }
-                k &-= 1
+            _ = hashLabelsRightToLeft(m, starts: starts, count: n) { k, h in
+                if k < SuffixHashes.stored { values[k] = h }
             }
         }
         self.values = values

@@ -223,6 +223,33 @@ func asciiLower(_ b: UInt8) -> UInt8 { (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b }
 
 /// FNV-1a (64-bit) over lowercased uncompressed wire bytes: the shared name
 /// hash of `NameView` and `DomainName`, stable across processes (no seed).
+/// The name hash over labels taken right to left: `starts[0..<n]` are the
+/// offsets of the labels' length bytes in `bytes`, leftmost first. Calls
+/// `suffix(k, hash)` for k = n (the root) down to 0 (the whole name), and
+/// returns the whole name's hash. The one definition behind
+/// `DomainName.caseInsensitiveHash` and `SuffixHashes`.
+@inline(__always)
+func hashLabelsRightToLeft(_ bytes: UnsafeRawBufferPointer, starts: UnsafeMutableBufferPointer<Int32>, count n: Int,
+                           _ suffix: (Int, UInt64) -> Void) -> UInt64 {
+    var h = NameHash()
+    h.add(0)
+    suffix(n, h.value)
+    var k = n &- 1
+    while k >= 0 {
+        let p = Int(starts[k])
+        let len = Int(bytes[p])
+        h.add(UInt8(truncatingIfNeeded: len))
+        var j = 1
+        while j <= len && p &+ j < bytes.count {
+            h.add(asciiLower(bytes[p &+ j]))
+            j &+= 1
+        }
+        suffix(k, h.value)
+        k &-= 1
+    }
+    return h.value
+}
+
 @usableFromInline
 struct NameHash {
     @usableFromInline var value: UInt64 = 0xcbf2_9ce4_8422_2325

@@ -89,21 +89,17 @@ public final class Database {
     /// Runs `body` inside a read transaction (BEGIN … COMMIT): every read in
     /// it sees one committed state, and writers are not held up (WAL).
     public func readTransaction<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
-        try exec("BEGIN")
-        do {
-            let v = try body()
-            try exec("COMMIT")
-            return v
-        } catch {
-            _ = sqlite3_exec(db, "ROLLBACK", nil, nil, nil)
-            throw error
-        }
+        try run("BEGIN", body)
     }
 
     /// Runs `body` inside BEGIN IMMEDIATE … COMMIT; rolls back when it throws.
     /// When this returns, the transaction is durable.
     public func transaction<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
-        try exec("BEGIN IMMEDIATE")
+        try run("BEGIN IMMEDIATE", body)
+    }
+
+    private func run<T>(_ begin: String, _ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+        try exec(begin)
         do {
             let v = try body()
             try exec("COMMIT")
