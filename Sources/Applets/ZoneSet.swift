@@ -225,12 +225,9 @@ struct ZoneSet {
                     return .failure(LoadError(message: "\(r.at): '\(r.owner)' is outside zone \(origin)"))
                 }
                 let rdata = try RData(type: type, text: r.value, origin: origin)
-                let record = ResourceRecord(owner: name, ttl: r.ttl ?? spec.ttl, rdata: rdata)
-                // RFC 2181 §5: an RRset holds each RDATA once.
-                if !records.contains(where: { $0.owner == record.owner && $0.rdata == record.rdata }) {
-                    records.append(record)
-                    sources.append(r.at)
-                }
+                // Duplicates (RFC 2181 §5) are dropped by Zone.check below.
+                records.append(ResourceRecord(owner: name, ttl: r.ttl ?? spec.ttl, rdata: rdata))
+                sources.append(r.at)
             } catch {
                 return .failure(LoadError(message: "\(r.at): \(error)"))
             }
