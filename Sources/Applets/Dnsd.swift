@@ -36,14 +36,13 @@ enum DnsdApplet {
 /// With a thread, the socket is blocking and the thread sits in recvmmsg
 /// (MSG_WAITFORONE, a 250 ms receive timeout to notice a stop): one system
 /// call to receive a batch and one to send the replies, no epoll. Without a
-/// thread (tests), the socket is non-blocking and `loop` drives the same
-/// batch handling.
+/// thread (tests), the socket is non-blocking and `loop` (which only that
+/// mode has) drives the same batch handling.
 final class UDPWorker {
     static let stopCheckMs = 250
     let index: Int
     let socket: Socket
-    let loop: EventLoop
-    private let threaded: Bool
+    let loop: EventLoop?
     private let batch = UDPBatch(slots: 32, slotSize: DnsServer.udpSlotSize)
     private let out = UnsafeMutableRawBufferPointer.allocate(byteCount: DnsServer.udpSlotSize, alignment: 8)
     private var answerer: Answerer
@@ -60,8 +59,7 @@ final class UDPWorker {
     init(index: Int, answerer: Answerer, address: SocketAddress, threaded: Bool) throws(SysError) {
         self.index = index
         self.answerer = answerer
-        self.threaded = threaded
-        loop = try EventLoop()
+        loop = threaded ? nil : try EventLoop()
         var o = Socket.Options()
         o.reusePort = true
         // Only a wildcard bind needs IP_PKTINFO to reply from the address a
@@ -72,10 +70,10 @@ final class UDPWorker {
         o.nonBlocking = !threaded
         socket = try Socket.udp(bind: address, options: o)
         do throws(SysError) {
-            if threaded {
-                try socket.setReceiveTimeout(milliseconds: UDPWorker.stopCheckMs)
-            } else {
+            if let loop {
                 try loop.add(fd: socket.fd) { [unowned(unsafe) self] _ in self.drain() }
+            } else {
+                try socket.setReceiveTimeout(milliseconds: UDPWorker.stopCheckMs)
             }
         } catch {
             socket.close()
@@ -111,7 +109,6 @@ final class UDPWorker {
     func publish(_ a: Answerer) {
         lock.withLock { pending = a }
         hasPending.store(1)
-        loop.wake()
     }
 
     /// Frees the answerer the worker gave back (main thread), so a large
@@ -392,7 +389,7 @@ final class DnsServer {
     func runWorkersOnce(timeoutMs: Int) {
         for w in workers {
             w.adopt()
-            w.loop.runOnce(timeoutMs: timeoutMs)
+            w.loop?.runOnce(timeoutMs: timeoutMs)
         }
     }
 

@@ -127,8 +127,9 @@ public final class Answerer {
     /// refresh, so a NOTIFY for one of our zones is acknowledged (NOERROR,
     /// AA=1) and anything else gets NOTAUTH, as Knot and BIND do.
     func acknowledgeNotify(_ q: Query, _ w: inout MessageWriter) -> RCode {
+        let name = q.question.name
         guard q.question.type == .soa, q.question.rrClass == .in,
-              let z = snapshot.zoneIndex.closestEncloser(of: q.question.name), z.labelsDropped == 0
+              snapshot.zoneIndex.entry(name, hash: SuffixHashes(name).hash(droppingLabels: 0)) != nil
         else { return .notAuth }
         w.header.aa = true
         return .noError

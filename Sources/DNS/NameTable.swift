@@ -270,17 +270,10 @@ public struct SuffixHashes {
             let m = view.message
             var pos = view.offset
             var hops = 0
-            while n < view.labelCount && n < 127, pos >= 0, pos < m.count {
-                let b = m[pos]
-                if b & 0xC0 == 0xC0 {
-                    guard pos &+ 1 < m.count, hops < NameView.maxHops else { break }
-                    pos = Int(b & 0x3F) << 8 | Int(m[pos &+ 1])
-                    hops &+= 1
-                    continue
-                }
+            while n < view.labelCount && n < 127, NameView.followPointers(m, &pos, &hops) {
                 starts[n] = Int32(truncatingIfNeeded: pos)
                 n &+= 1
-                pos &+= Int(b) &+ 1
+                pos &+= Int(m[pos]) &+ 1
             }
             _ = hashLabelsRightToLeft(m, starts: starts, count: n) { k, h in
                 if k < SuffixHashes.stored { values[k] = h }

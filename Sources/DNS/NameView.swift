@@ -97,26 +97,32 @@ public struct NameView {
             // The chain was validated by `read`; the checks below only keep a
             // hand-built view from trapping.
             var hops = 0
-            while left > 0, pos >= 0, pos < message.count {
-                let b = message[pos]
-                if b & 0xC0 == 0xC0 {
-                    guard pos &+ 1 < message.count, hops < NameView.maxHops else { return nil }
-                    pos = Int(b & 0x3F) << 8 | Int(message[pos &+ 1])
-                    hops &+= 1
-                    continue
-                }
-                let n = Int(b & 0x3F)
-                guard pos &+ 1 &+ n <= message.count else { return nil }
-                let label = UnsafeRawBufferPointer(rebasing: message[(pos &+ 1)..<(pos &+ 1 &+ n)])
-                pos &+= 1 &+ n
-                left &-= 1
-                return label
-            }
-            return nil
+            guard left > 0, NameView.followPointers(message, &pos, &hops) else { return nil }
+            let n = Int(message[pos] & 0x3F)
+            guard pos &+ 1 &+ n <= message.count else { return nil }
+            let label = UnsafeRawBufferPointer(rebasing: message[(pos &+ 1)..<(pos &+ 1 &+ n)])
+            pos &+= 1 &+ n
+            left &-= 1
+            return label
         }
     }
 
     public var labels: Labels { Labels(message: message, pos: offset, left: labelCount) }
+
+    /// Moves `pos` past any compression pointers to the next label's length
+    /// byte. False when the chain leaves `message` or exceeds `maxHops`
+    /// (only a hand-built view can do that; `read` validated the rest).
+    @inline(__always)
+    static func followPointers(_ message: UnsafeRawBufferPointer, _ pos: inout Int, _ hops: inout Int) -> Bool {
+        while pos >= 0, pos < message.count {
+            let b = message[pos]
+            guard b & 0xC0 == 0xC0 else { return true }
+            guard pos &+ 1 < message.count, hops < NameView.maxHops else { return false }
+            pos = Int(b & 0x3F) << 8 | Int(message[pos &+ 1])
+            hops &+= 1
+        }
+        return false
+    }
 
     /// The name without its first `k` labels ("example.com" for k = 1 of
     /// "www.example.com"), still borrowed; nil when `k` exceeds
@@ -128,14 +134,8 @@ public struct NameView {
         var dropped = 0
         var hops = 0
         while dropped < k {
-            guard pos >= 0, pos < message.count else { return nil }
+            guard NameView.followPointers(message, &pos, &hops) else { return nil }
             let b = message[pos]
-            if b & 0xC0 == 0xC0 {
-                guard pos &+ 1 < message.count, hops < NameView.maxHops else { return nil }
-                pos = Int(b & 0x3F) << 8 | Int(message[pos &+ 1])
-                hops &+= 1
-                continue
-            }
             pos &+= Int(b) &+ 1
             length &-= Int(b) &+ 1
             dropped &+= 1
