@@ -13,6 +13,34 @@ private final class TempDir {
 }
 
 @Suite struct StoreTests {
+    @Test func zonesAndRecordsRoundTripWithTheGeneration() throws {
+        let tmp = TempDir("zones")
+        defer { withExtendedLifetime(tmp) {} } // ARC may not end it earlier
+        let store = try Store(path: tmp.db)
+        try store.putZone("service.local", ttl: 60)
+        let a = try store.addRecord(zone: "service.local", StoredRecord(name: "valkey", type: "A", value: "10.0.0.12"))
+        try store.addRecord(zone: "service.local", StoredRecord(name: "valkey", type: "AAAA", ttl: 30, value: "2001:db8::12"))
+        #expect(throws: StoreError.self) {
+            try store.addRecord(zone: "nope.local", StoredRecord(name: "x", type: "A", value: "10.0.0.1"))
+        }
+        var (g, zones) = try store.zones()
+        let current = try store.generation()
+        #expect(g == 3 && g == current)
+        #expect(zones == [StoredZone(name: "service.local", ttl: 60, records: [
+            StoredRecord(id: a, name: "valkey", type: "A", value: "10.0.0.12"),
+            StoredRecord(id: a + 1, name: "valkey", type: "AAAA", ttl: 30, value: "2001:db8::12"),
+        ])])
+        let deleted = try store.deleteRecord(id: a)
+        let again = try store.deleteRecord(id: a)
+        #expect(deleted && !again)
+        (_, zones) = try store.zones()
+        #expect(zones.first?.records.map(\.type) == ["AAAA"])
+        let zoneDeleted = try store.deleteZone("service.local")
+        #expect(zoneDeleted)
+        (g, zones) = try store.zones()
+        #expect(zones.isEmpty && g == 6)   // every committed write counts, the refused one did not
+    }
+
     @Test func openCreatesMissingDirectoriesAndAppliesMigrations() throws {
         let tmp = TempDir("open")
         defer { withExtendedLifetime(tmp) {} } // ARC may not end it earlier
