@@ -32,10 +32,13 @@ let package = Package(
         .target(name: "Zone", dependencies: ["DNS"]),
         // Authoritative answering (RFC 1034 §4.3.2) over a compiled snapshot. Sans-I/O.
         .target(name: "Authority", dependencies: ["DNS", "Zone"]),
+        // Forwarding: the answer order, the shared cache, upstream selection. Sans-I/O
+        // (Sys only for the cache's mutexes and socket addresses).
+        .target(name: "Resolver", dependencies: ["DNS", "Authority", "Sys"]),
         // SQLite state store.
         .target(name: "Store", dependencies: ["Sys", "CShim"]),
         // Applet table, dispatch, init and the CLI commands.
-        .target(name: "Applets", dependencies: ["Sys", "Runtime", "Config", "Store", "DNS", "Zone", "Authority"]),
+        .target(name: "Applets", dependencies: ["Sys", "Runtime", "Config", "Store", "DNS", "Zone", "Authority", "Resolver"]),
         .executableTarget(name: "dnsbox", dependencies: ["Applets"]),
 
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
@@ -43,10 +46,11 @@ let package = Package(
         .testTarget(name: "ZoneTests", dependencies: ["Zone", "DNS"], exclude: ["Fixtures"]),
         .testTarget(name: "AuthorityTests", dependencies: ["Authority", "DNS", "Zone", "AllocCounter"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Sys"]),
+        .testTarget(name: "ResolverTests", dependencies: ["Resolver", "Authority", "DNS", "Zone", "Sys", "AllocCounter"]),
         // Test-only malloc interposer: proves hot paths allocate nothing.
         .target(name: "AllocCounter", path: "Tests/AllocCounter"),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Sys", "AllocCounter"]),
-        .testTarget(name: "AppletsTests", dependencies: ["Applets", "Config", "DNS", "Sys", "Runtime", "Store", "Zone", "AllocCounter"]),
+        .testTarget(name: "AppletsTests", dependencies: ["Applets", "Config", "DNS", "Sys", "Runtime", "Store", "Zone", "Resolver", "AllocCounter"]),
     ],
     // Swift 5 language mode: the firmware build compiles the same files with
     // plain swiftc, and process-wide state (the logger) is single-threaded by design.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the firmware binary: every product module compiled as Embedded Swift
 # (one swiftc call per module, whole-module, -Osize; -O for FAST_MODULES,
-# default "DNS Authority": the answer path), the C shim and the C
+# default "DNS Authority Resolver": the answer path), the C shim and the C
 # libraries compiled for musl by zig, linked statically and stripped.
 #   scripts/firmware.sh ARCH         (ARCH = aarch64 | x86_64)
 # Output: out/ARCH/dnsbox (stripped), out/ARCH/dnsbox.unstripped, out/ARCH/dnsbox.map
@@ -17,8 +17,8 @@ case "$ARCH" in
 esac
 
 # Product modules in dependency order. Keep in sync with Package.swift.
-MODULES=(Config DNS Zone Authority Sys Runtime Store Applets dnsbox)
-FAST_MODULES=${FAST_MODULES-DNS Authority}
+MODULES=(Config DNS Zone Authority Sys Runtime Store Resolver Applets dnsbox)
+FAST_MODULES=${FAST_MODULES-DNS Authority Resolver}
 
 SWIFTC=$(command -v swiftc)
 TOOLCHAIN=$(dirname "$(dirname "$(readlink -f "$SWIFTC")")")

@@ -31,7 +31,7 @@ public enum Applets {
     public static let version = "0.1.0"
 
     public static let table: [Applet] = [
-        Applet(name: "dnsd", summary: "DNS server: authoritative zones over UDP and TCP, AXFR/IXFR out, NOTIFY; forwarding to come",
+        Applet(name: "dnsd", summary: "DNS server: authoritative zones, AXFR/IXFR out, NOTIFY; caching forwarder",
                usage: """
                dnsd [-c FILE]
                  Serves the zones of `config zone` / `config record` sections
@@ -42,6 +42,13 @@ public enum Applets {
                  changes. SIGHUP or `dnsbox ctl dnsd reload` reloads the
                  zones; a zone that breaks keeps its previous version.
                  `dnsbox ctl dnsd poke` re-reads the store's zones now.
+                 Other names go to the `config forward` zone with the
+                 longest suffix, else to `list forwarder`, through the
+                 cache (`cache_size` RRsets, `serve_stale` window when every
+                 upstream fails), for `allow_recursion` clients only
+                 (default: loopback and the router's own subnets).
+                 `fallback_local` forwards a local zone first and answers
+                 from the local copy (AA=0) when its servers fail.
                  Control socket: RUNDIR/dnsd.sock.
                """, section: "dnsd", available: true, hidden: false,
                capabilities: [.netBindService], run: { args in DnsdApplet.main(args) }),

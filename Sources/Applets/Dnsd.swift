@@ -1,22 +1,26 @@
 import Authority
 import Config
 import DNS
+import Resolver
 import Runtime
 import Store
 import Sys
 import Zone
 
 /// The `dnsd` applet: authoritative DNS over UDP and TCP from the zones in
-/// the config and the store, answered by the sans-I/O `Answerer`.
+/// the config and the store, answered by the sans-I/O `Answerer`, and a
+/// caching forwarder for everything else (`Frontend`, `Forwarder`).
 ///
 /// Threads: UDP is served by `workers` threads (default one per CPU), each
 /// with its own event loop and its own SO_REUSEPORT socket per listen
 /// address, so the kernel spreads queries over them and no lock is taken
 /// per query. The main thread runs the control socket, TCP (RFC 7766, incl.
 /// zone transfers), NOTIFY, reloads and the store watch. A reload builds a
-/// new immutable `Answerer` on the main thread and publishes it to every
-/// worker, which adopts it between two batches: queries in flight finish on
-/// the old snapshot, none sees a half-built one.
+/// new immutable `Frontend` (answerer + forwarding setup; the cache is kept)
+/// on the main thread and publishes it to every worker, which adopts it
+/// between two batches: queries in flight finish on the old snapshot, none
+/// sees a half-built one. Each worker forwards its own cache misses from its
+/// own event loop; the cache is shared (sharded mutexes).
 enum DnsdApplet {
     static func main(_ args: [String]) -> Int32 {
         guard let applet = Applets.find("dnsd"), let host = ServiceHost.start(applet, args) else { return ExitCode.failure }
@@ -42,58 +46,78 @@ final class UDPWorker {
     static let stopCheckMs = 250
     let index: Int
     let socket: Socket
-    let loop: EventLoop?
+    let loop: EventLoop
+    private let threaded: Bool
+    private let wildcard: Bool
     private let batch = UDPBatch(slots: 32, slotSize: DnsServer.udpSlotSize)
     private let out = UnsafeMutableRawBufferPointer.allocate(byteCount: DnsServer.udpSlotSize, alignment: 8)
-    private var answerer: Answerer
+    private var frontend: Frontend
+    let local = ResolverLocal()
+    private(set) var forwarder: Forwarder
     private let lock = Lock()
     private let hasPending = AtomicInt32(0)
     private let stopping = AtomicInt32(0)
     // Guarded by `lock`.
-    private var pending: Answerer?
-    private var retired: Answerer?
+    private var pending: Frontend?
+    private var retired: Frontend?
     private var thread: Thread?
     /// Written by the worker only; read (racily, for status) by the main thread.
     private(set) var queries: UInt64 = 0
 
-    init(index: Int, answerer: Answerer, address: SocketAddress, threaded: Bool) throws(SysError) {
+    init(index: Int, frontend: Frontend, address: SocketAddress, threaded: Bool) throws(SysError) {
         self.index = index
-        self.answerer = answerer
-        loop = threaded ? nil : try EventLoop()
+        self.frontend = frontend
+        self.threaded = threaded
+        loop = try EventLoop()
+        forwarder = Forwarder(loop: loop, frontend: frontend, local: local)
         var o = Socket.Options()
         o.reusePort = true
         // Only a wildcard bind needs IP_PKTINFO to reply from the address a
         // query arrived at; a socket bound to one address replies from it,
         // and skipping the control messages saves kernel work per packet.
-        o.packetInfo = address.isUnspecified
+        wildcard = address.isUnspecified
+        o.packetInfo = wildcard
         o.receiveBuffer = 1 << 20
         o.nonBlocking = !threaded
         socket = try Socket.udp(bind: address, options: o)
         do throws(SysError) {
-            if let loop {
-                try loop.add(fd: socket.fd) { [unowned(unsafe) self] _ in self.drain() }
-            } else {
-                try socket.setReceiveTimeout(milliseconds: UDPWorker.stopCheckMs)
-            }
+            try loop.add(fd: socket.fd) { [unowned(unsafe) self] _ in self.drain() }
+            if threaded { try socket.setReceiveTimeout(milliseconds: UDPWorker.stopCheckMs) }
         } catch {
             socket.close()
             throw error
         }
+        let sock = socket
+        forwarder.deliver = { client, bytes in
+            guard case .udp(let peer, let from) = client else { return }
+            _ = try? sock.send(bytes, to: peer, from: from)
+        }
     }
 
     deinit {
+        forwarder.cancelAll()
         out.deallocate()
         socket.close()
     }
 
+    /// The thread: with nothing to forward, it sits in recvmmsg on the
+    /// blocking socket (one system call per batch, no epoll); once
+    /// forwarding is configured (or upstream queries are in flight) it runs
+    /// its event loop, which also watches the upstream sockets and timers.
     func startThread() throws(SysError) {
         thread = try Thread { [unowned(unsafe) self] in
             while self.stopping.load() == 0 {
+                self.adopt()
+                if self.frontend.forwarding != nil || self.forwarder.pendingCount > 0 {
+                    _ = self.loop.runOnce(timeoutMs: UDPWorker.stopCheckMs)
+                    continue
+                }
                 let n: Int
                 do throws(SysError) { n = try self.batch.receiveWaiting(on: self.socket) } catch { n = 0 }
                 self.adopt()
                 if n > 0 { self.answer(n) }
             }
+            self.forwarder.cancelAll()
         }
     }
 
@@ -104,18 +128,18 @@ final class UDPWorker {
         thread = nil
     }
 
-    /// Hands a new answerer to the worker (main thread). The worker takes
+    /// Hands a new frontend to the worker (main thread). The worker takes
     /// it before answering its next batch.
-    func publish(_ a: Answerer) {
-        lock.withLock { pending = a }
+    func publish(_ f: Frontend) {
+        lock.withLock { pending = f }
         hasPending.store(1)
     }
 
-    /// Frees the answerer the worker gave back (main thread), so a large
+    /// Frees the frontend the worker gave back (main thread), so a large
     /// snapshot is never freed on a serving thread.
     @discardableResult
     func collectRetired() -> Bool {
-        let old: Answerer? = lock.withLock {
+        let old: Frontend? = lock.withLock {
             let r = retired
             retired = nil
             return r
@@ -123,18 +147,19 @@ final class UDPWorker {
         return old != nil
     }
 
-    /// Takes a published answerer, if any (worker thread; one atomic load
+    /// Takes a published frontend, if any (worker thread; one atomic load
     /// when there is nothing new).
     func adopt() {
         guard hasPending.load() != 0 else { return }
         lock.withLock {
             if let p = pending {
-                retired = answerer
-                answerer = p
+                retired = frontend
+                frontend = p
                 pending = nil
             }
             hasPending.store(0)
         }
+        forwarder.adopt(frontend)
     }
 
     /// Loop-driven mode: answers batches until the socket is drained.
@@ -153,18 +178,28 @@ final class UDPWorker {
     }
 
     /// Hot path: answers the `n` queries in the batch and sends the
-    /// replies. No allocation.
+    /// replies; queries to forward go to the forwarder. No allocation
+    /// for local answers and cache hits.
     private func answer(_ n: Int) {
+        let forwarding = frontend.forwarding != nil
+        let now = forwarding ? Frontend.seconds(Sys.monotonicNanos()) : 0
         var i = 0
         while i < n {
             let slot = batch.buffer(i)
             let query = UnsafeRawBufferPointer(start: slot.baseAddress, count: batch.length(i))
-            let len = answerer.respond(to: query, into: out, udp: true)
-            if len > 0 && len <= slot.count, let dst = slot.baseAddress, let src = out.baseAddress {
-                dst.copyMemory(from: src, byteCount: len)
-                batch.setReply(i, length: len)
-            } else {
+            let peer = forwarding ? batch.peer(i) : SocketAddress.none
+            switch frontend.handle(query, into: out, udp: true, peer: peer, now: now, local: local) {
+            case .reply(let len):
+                if len > 0 && len <= slot.count, let dst = slot.baseAddress, let src = out.baseAddress {
+                    dst.copyMemory(from: src, byteCount: len)
+                    batch.setReply(i, length: len)
+                } else {
+                    batch.setReply(i, length: 0)
+                }
+            case .forward(let group):
                 batch.setReply(i, length: 0)
+                forwarder.start(query, group: group, client: .udp(peer: peer, local: wildcard ? batch.local(i) : nil),
+                                udp: true)
             }
             i &+= 1
         }
@@ -187,16 +222,28 @@ final class DnsServer {
         var output: [UInt8] = []
         var lastActive: UInt64
         var transfer: ZoneTransfer?
-        init(socket: Socket, peer: SocketAddress, now: UInt64) {
+        let serial: UInt64
+        init(socket: Socket, peer: SocketAddress, now: UInt64, serial: UInt64) {
             self.socket = socket
             self.peer = peer
+            self.serial = serial
             lastActive = now
         }
     }
 
     unowned(unsafe) let host: ServiceHost
     private let threaded: Bool
-    private(set) var answerer: Answerer
+    private(set) var frontend: Frontend
+    var answerer: Answerer { frontend.answerer }
+    /// Forwarding for TCP clients (the main thread's own forwarder).
+    private let mainLocal = ResolverLocal()
+    private var mainForwarder: Forwarder
+    /// The cache, kept across reloads while its settings stay the same.
+    private var cache: Cache?
+    private var cacheKey = ""
+    /// The router's own prefixes (the default allow_recursion), from netlink.
+    private var ownPrefixes: [(bytes: [UInt8], prefix: Int)] = []
+    private var connectionSerial: UInt64 = 0
     /// Zone transfer and NOTIFY settings by zone.
     private var policies: [DomainName: ZonePolicy] = [:]
     /// Fingerprints of the served zones with a synthesized SOA.
@@ -222,7 +269,10 @@ final class DnsServer {
         self.host = host
         self.threaded = threaded
         notifier = Notifier(loop: host.loop)
-        answerer = Answerer(snapshot: Snapshot(zones: []))
+        let empty = Frontend(answerer: Answerer(snapshot: Snapshot(zones: [])), forwarding: nil, cache: nil)
+        frontend = empty
+        mainForwarder = Forwarder(loop: host.loop, frontend: empty, local: mainLocal)
+        mainForwarder.deliver = { [unowned(unsafe) self] client, bytes in self.deliverTCP(client, bytes) }
     }
 
     deinit {
@@ -268,10 +318,9 @@ final class DnsServer {
         }
         let snapshot = Snapshot(sources: sources)
         let next = DnsServer.makeAnswerer(c, snapshot)
-        answerer = next
         policies = nextPolicies
         fingerprints = nextFingerprints
-        for w in workers { w.publish(next) }
+        publish(makeFrontend(c, next))
         // Parsing and compiling leave a lot of freed heap behind.
         Sys.releaseFreeMemory()
         let zones = snapshot.compiledZones
@@ -281,6 +330,141 @@ final class DnsServer {
             guard let p = policies[z.origin], !p.notify.isEmpty, previous[z.origin]?.serial != z.serial else { continue }
             notifier.notify(z, targets: p.notify)
         }
+    }
+
+    /// Hands a new frontend to every thread.
+    private func publish(_ f: Frontend) {
+        frontend = f
+        mainForwarder.adopt(f)
+        for w in workers { w.publish(f) }
+    }
+
+    /// The forwarding setup of `c`: `list forwarder` (the default group) and
+    /// each `config forward` zone; nil when neither is configured.
+    static func forwardSetup(_ c: Config, ownPrefixes: [(bytes: [UInt8], prefix: Int)])
+        -> (ForwardSetup?, [String]) {
+        var errors: [String] = []
+        var servers: [SocketAddress] = []
+        func index(_ text: String, _ what: String) -> Int? {
+            guard let a = SocketAddress(hostPort: text, defaultPort: 53) else {
+                errors.append("\(what): '\(text)' is not an IP address (host names are not resolved)")
+                return nil
+            }
+            if let i = servers.firstIndex(of: a) { return i }
+            guard servers.count < 64 else {
+                errors.append("\(what): more than 64 upstream servers; '\(text)' ignored")
+                return nil
+            }
+            servers.append(a)
+            return servers.count - 1
+        }
+        var groups: [ForwardSetup.Group] = []
+        for section in c.sections(ofType: "forward") {
+            let zoneText = section.option("zone")?.values.first ?? ""
+            guard !zoneText.isEmpty, let zone = try? DomainName(zoneText, origin: .root) else {
+                errors.append("forward: zone '\(zoneText)' is not a domain name")
+                continue
+            }
+            let list = (section.option("server")?.values ?? []).compactMap { index($0, "forward \(zoneText)") }
+            guard !list.isEmpty else {
+                errors.append("forward \(zoneText): no server")
+                continue
+            }
+            let fallback = section.option("fallback_local")?.values.first.flatMap(parseBool) ?? false
+            groups.append(ForwardSetup.Group(zone: zone, servers: list, fallbackLocal: fallback))
+        }
+        let defaults = c.values("dnsd", nil, "forwarder").compactMap { index($0, "forwarder") }
+        if !defaults.isEmpty { groups.append(ForwardSetup.Group(zone: nil, servers: defaults, fallbackLocal: false)) }
+        guard !groups.isEmpty else { return (nil, errors) }
+        var allow = AccessList()
+        let given = c.values("dnsd", nil, "allow_recursion")
+        if given.isEmpty {
+            // Loopback and the router's own subnets: never an open resolver.
+            allow.add(bytes: [127, 0, 0, 0], prefix: 8)
+            allow.add(bytes: [UInt8](repeating: 0, count: 15) + [1], prefix: 128)
+            for p in ownPrefixes { allow.add(bytes: p.bytes, prefix: p.prefix) }
+        } else {
+            for text in given {
+                if let cidr = CIDR(text) {
+                    allow.add(bytes: cidr.address.bytes, prefix: cidr.prefix)
+                } else if let ip = IPAddress(text) {
+                    allow.add(bytes: ip.bytes, prefix: ip.bytes.count * 8)
+                }
+            }
+        }
+        let timeout = UInt64(max(50, c.milliseconds("dnsd", nil, "upstream_timeout") ?? 1500))
+        return (ForwardSetup(servers: servers, groups: groups, allow: allow, timeoutMs: timeout), errors)
+    }
+
+    /// The router's own prefixes, for the default allow_recursion.
+    static func readOwnPrefixes() -> [(bytes: [UInt8], prefix: Int)] {
+        guard let nl = try? Netlink(), let addrs = try? nl.addresses() else { return [] }
+        return addrs.map { ($0.address.bytes, $0.prefixLength) }
+    }
+
+    /// The frontend for config `c` over `answerer`: the forwarding setup,
+    /// and the cache (kept when its size, stale window and the upstreams
+    /// are unchanged; a new setup starts with an empty cache).
+    private func makeFrontend(_ c: Config, _ answerer: Answerer) -> Frontend {
+        if c.values("dnsd", nil, "allow_recursion").isEmpty && ownPrefixes.isEmpty {
+            ownPrefixes = DnsServer.readOwnPrefixes()
+        }
+        let (setup, errors) = DnsServer.forwardSetup(c, ownPrefixes: ownPrefixes)
+        for e in errors { log.error(e) }
+        guard let setup else {
+            cache = nil
+            cacheKey = ""
+            return Frontend(answerer: answerer, forwarding: nil, cache: nil)
+        }
+        let size = max(1, c.int("dnsd", nil, "cache_size") ?? 10_000)
+        let stale = UInt32(min(Int(UInt32.max), (c.milliseconds("dnsd", nil, "serve_stale") ?? 86_400_000) / 1000))
+        var key = "\(size)/\(stale)"
+        for g in setup.groups {
+            key += "|\(g.zone?.description ?? "."):" + g.servers.map { setup.servers[$0].description }.joined(separator: ",")
+        }
+        if cache == nil || key != cacheKey {
+            if size > 0 { cache = Cache(capacity: size, staleWindow: stale) }
+            cacheKey = key
+        }
+        return Frontend(answerer: answerer, forwarding: setup, cache: cache)
+    }
+
+    /// Re-reads the router's addresses; a change rebuilds the frontend.
+    private func checkOwnPrefixes() {
+        guard frontend.forwarding != nil, host.config.values("dnsd", nil, "allow_recursion").isEmpty else { return }
+        let now = DnsServer.readOwnPrefixes()
+        let same = now.count == ownPrefixes.count && zip(now, ownPrefixes).allSatisfy { $0.bytes == $1.bytes && $0.prefix == $1.prefix }
+        guard !same else { return }
+        ownPrefixes = now
+        publish(makeFrontend(host.config, frontend.answerer))
+    }
+
+    /// Forwarding counters summed over every thread.
+    private func resolverStatus() -> [(String, String)] {
+        var locals = [mainLocal]
+        for w in workers { locals.append(w.local) }
+        var hits: UInt64 = 0, misses: UInt64 = 0, stale: UInt64 = 0, refused: UInt64 = 0, fallback: UInt64 = 0
+        var upq: UInt64 = 0, upt: UInt64 = 0, upf: UInt64 = 0, tcp: UInt64 = 0, coalesced: UInt64 = 0
+        var latSum: UInt64 = 0, latCount: UInt64 = 0
+        var rcodes = [UInt64](repeating: 0, count: 16)
+        for l in locals {
+            hits &+= l.cacheHits; misses &+= l.cacheMisses; stale &+= l.staleAnswers
+            refused &+= l.recursionRefused; fallback &+= l.fallbackAnswers
+            upq &+= l.upstreamQueries; upt &+= l.upstreamTimeouts; upf &+= l.upstreamFailures
+            tcp &+= l.upstreamTCP; coalesced &+= l.coalesced
+            latSum &+= l.latencySumUs; latCount &+= l.latencyCount
+            for i in 0..<16 { rcodes[i] &+= l.rcodes[i] }
+        }
+        var f: [(String, String)] = [
+            ("cache_entries", "\(frontend.cache?.count ?? 0)"), ("cache_hits", "\(hits)"), ("cache_misses", "\(misses)"),
+            ("stale_answers", "\(stale)"), ("recursion_refused", "\(refused)"), ("fallback_answers", "\(fallback)"),
+            ("upstream_queries", "\(upq)"), ("upstream_errors", "\(upt)"), ("upstream_failures", "\(upf)"),
+            ("upstream_tcp", "\(tcp)"), ("coalesced", "\(coalesced)"),
+            ("upstream_latency_us", "\(latCount > 0 ? latSum / latCount : 0)"),
+        ]
+        let names = ["noerror", "formerr", "servfail", "nxdomain", "notimp", "refused"]
+        for (i, n) in names.enumerated() { f.append(("rcode_\(n)", "\(rcodes[i])")) }
+        return f
     }
 
     /// The listen addresses: `list listen`, or 0.0.0.0:53 and [::]:53.
@@ -322,7 +506,7 @@ final class DnsServer {
             // spreads each address's clients over its workers.
             for i in 0..<count {
                 for a in addrs {
-                    workers.append(try UDPWorker(index: i, answerer: answerer, address: a, threaded: threaded))
+                    workers.append(try UDPWorker(index: i, frontend: frontend, address: a, threaded: threaded))
                 }
             }
             for a in addrs {
@@ -349,6 +533,7 @@ final class DnsServer {
             for w in self.workers { freed = w.collectRetired() || freed }
             if freed { Sys.releaseFreeMemory() }
         }
+        host.loop.schedule(after: 30_000, repeating: true) { [unowned(unsafe) self] in self.checkOwnPrefixes() }
         host.applyConfig = { [unowned(unsafe) self] next in
             if case .success(let a) = DnsServer.listenAddresses(next), a != addrs {
                 log.warn("option listen changed; it takes effect after a restart")
@@ -375,7 +560,7 @@ final class DnsServer {
                     ("zone_bytes", "\(self.answerer.snapshot.memoryBytes)"), ("workers", "\(self.workerCount)"),
                     ("udp_queries", "\(udp)"), ("tcp_queries", "\(self.tcpQueries)"),
                     ("tcp_connections", "\(self.connections.count)"), ("transfers", "\(self.transfers)"),
-                    ("store_generation", "\(self.storeGeneration)")]
+                    ("store_generation", "\(self.storeGeneration)")] + self.resolverStatus()
         }
         return true
     }
@@ -383,13 +568,14 @@ final class DnsServer {
     func stop() {
         for w in workers { w.requestStop() }
         for w in workers { w.join() }
+        mainForwarder.cancelAll()
     }
 
     /// Test hook: one round of every worker's loop (workers without threads).
     func runWorkersOnce(timeoutMs: Int) {
         for w in workers {
             w.adopt()
-            w.loop?.runOnce(timeoutMs: timeoutMs)
+            _ = w.loop.runOnce(timeoutMs: timeoutMs)
         }
     }
 
@@ -442,7 +628,8 @@ final class DnsServer {
                 sock.close()
                 continue
             }
-            let conn = Connection(socket: sock, peer: peer, now: host.loop.now())
+            connectionSerial &+= 1
+            let conn = Connection(socket: sock, peer: peer, now: host.loop.now(), serial: connectionSerial)
             connections[sock.fd] = conn
             do throws(SysError) {
                 try host.loop.add(fd: sock.fd, events: EventLoop.readable | EventLoop.hangup) { [unowned(unsafe) self] ev in
@@ -495,10 +682,22 @@ final class DnsServer {
                 if !pumpTransfer(conn) { return false }
                 continue
             }
-            let n = conn.input.withUnsafeBytes { all in
-                answerer.respond(to: UnsafeRawBufferPointer(rebasing: all[range]), into: tcpOut, udp: false)
+            let now = Frontend.seconds(host.loop.now())
+            let d = conn.input.withUnsafeBytes { all in
+                frontend.handle(UnsafeRawBufferPointer(rebasing: all[range]), into: tcpOut, udp: false,
+                                peer: conn.peer, now: now, local: mainLocal)
             }
-            if n > 0 { queue(conn, n) }
+            switch d {
+            case .reply(let n):
+                if n > 0 { queue(conn, n) }
+            case .forward(let g):
+                // Answered when the upstream replies (RFC 7766 §7: responses
+                // may come out of order).
+                conn.input.withUnsafeBytes { all in
+                    mainForwarder.start(UnsafeRawBufferPointer(rebasing: all[range]), group: g,
+                                        client: .tcp(fd: conn.socket.fd, serial: conn.serial), udp: false)
+                }
+            }
         }
         if consumed > 0 { conn.input.removeFirst(consumed) }
         return conn.output.count <= DnsServer.maxPendingOutput && flush(conn)
@@ -508,6 +707,15 @@ final class DnsServer {
         conn.output.append(UInt8(n >> 8))
         conn.output.append(UInt8(n & 0xff))
         conn.output.append(contentsOf: UnsafeRawBufferPointer(start: tcpOut.baseAddress, count: n))
+    }
+
+    /// A forwarded answer for a TCP client, if its connection is still open.
+    private func deliverTCP(_ client: ClientRef, _ bytes: UnsafeRawBufferPointer) {
+        guard case .tcp(let fd, let serial) = client, let conn = connections[fd], conn.serial == serial else { return }
+        conn.output.append(UInt8(bytes.count >> 8))
+        conn.output.append(UInt8(bytes.count & 0xff))
+        conn.output.append(contentsOf: bytes)
+        if conn.output.count > DnsServer.maxPendingOutput || !flush(conn) { close(conn) }
     }
 
     /// Starts an AXFR/IXFR if `query` asks for one of our zones and the peer

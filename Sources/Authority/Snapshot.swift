@@ -227,6 +227,13 @@ extension Snapshot {
     /// The compiled zones, in the order given.
     public var compiledZones: [CompiledZone] { zones }
 
+    /// Labels of the origin of the closest zone enclosing `name`, or -1
+    /// when no zone does (the forwarding decision). Allocation-free.
+    public func enclosingZoneLabels(_ name: NameView) -> Int {
+        guard let e = zoneIndex.closestEncloser(of: name, hashes: SuffixHashes(name)) else { return -1 }
+        return name.labelCount &- e.labelsDropped
+    }
+
     /// The zone whose apex is `origin`, if served.
     public func zone(named origin: DomainName) -> CompiledZone? {
         guard let i = zoneIndex[origin] else { return nil }

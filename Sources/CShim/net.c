@@ -386,3 +386,44 @@ int dx_batch_send_replies(int fd, dx_batch *b, int count) {
     }
     return accepted;
 }
+
+/* One datagram to `to` from local address `from` (IP_PKTINFO /
+ * IPV6_PKTINFO; from->scope_id is the IPv6 interface index). For replies
+ * sent later than the batch they answer (forwarded queries) on a socket
+ * bound to a wildcard address. `from` NULL or family 0: plain sendto. */
+ssize_t dx_sendto_from(int fd, const void *buf, size_t len, const dx_addr *to, const dx_addr *from) {
+    dx_sockaddr sa;
+    socklen_t sl = to_sockaddr(to, &sa);
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+    struct msghdr h;
+    memset(&h, 0, sizeof h);
+    h.msg_name = &sa;
+    h.msg_namelen = sl;
+    h.msg_iov = &iov;
+    h.msg_iovlen = 1;
+    uint8_t ctl[DX_CMSG_SPACE];
+    memset(ctl, 0, sizeof ctl);
+    if (from && from->family == DX_AF_INET) {
+        h.msg_control = ctl;
+        h.msg_controllen = CMSG_SPACE(sizeof(struct in_pktinfo));
+        struct cmsghdr *c = CMSG_FIRSTHDR(&h);
+        c->cmsg_level = IPPROTO_IP; c->cmsg_type = IP_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+        struct in_pktinfo pi; memset(&pi, 0, sizeof pi);
+        memcpy(&pi.ipi_spec_dst, from->addr, 4);
+        memcpy(CMSG_DATA(c), &pi, sizeof pi);
+    } else if (from && from->family == DX_AF_INET6) {
+        h.msg_control = ctl;
+        h.msg_controllen = CMSG_SPACE(sizeof(struct in6_pktinfo));
+        struct cmsghdr *c = CMSG_FIRSTHDR(&h);
+        c->cmsg_level = IPPROTO_IPV6; c->cmsg_type = IPV6_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
+        struct in6_pktinfo pi; memset(&pi, 0, sizeof pi);
+        if (from->addr[0] != 0xff) memcpy(&pi.ipi6_addr, from->addr, 16);
+        pi.ipi6_ifindex = from->scope_id;
+        memcpy(CMSG_DATA(c), &pi, sizeof pi);
+    }
+    ssize_t r;
+    do { r = sendmsg(fd, &h, MSG_DONTWAIT | MSG_NOSIGNAL); } while (r < 0 && errno == EINTR);
+    return r;
+}

@@ -21,6 +21,17 @@ public struct SocketAddress: Equatable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// 0.0.0.0 port 0: "no address" where one must be passed.
+    public static var none: SocketAddress {
+        var r = dx_addr()
+        r.family = UInt8(DX_AF_INET)
+        return SocketAddress(raw: r)
+    }
+
+    /// The 16 address bytes as two words in memory order (IPv4: the first
+    /// 4 bytes), for allocation-free prefix matching.
+    public var rawBytes: (UInt64, UInt64) { storage }
+
     /// Address length in bytes: 4 or 16.
     public var count: Int { family == .v4 ? 4 : 16 }
 
@@ -239,6 +250,21 @@ public struct Socket {
             n = dx_sendto(fd, bytes.baseAddress, bytes.count, nil)
         }
         if n < 0 { throw SysError.last("send") }
+        return n
+    }
+
+    /// Sends a datagram to `to` from the local address `from` (a socket
+    /// bound to a wildcard address with packet info on). nil: any address.
+    public func send(_ bytes: UnsafeRawBufferPointer, to: SocketAddress, from: SocketAddress?) throws(SysError) -> Int {
+        var rawTo = to.raw
+        var n: Int
+        if let from {
+            var rawFrom = from.raw
+            n = dx_sendto_from(fd, bytes.baseAddress, bytes.count, &rawTo, &rawFrom)
+        } else {
+            n = dx_sendto_from(fd, bytes.baseAddress, bytes.count, &rawTo, nil)
+        }
+        if n < 0 { throw SysError.last("sendmsg") }
         return n
     }
 

@@ -39,6 +39,10 @@ public final class Lock {
 
     deinit { dx_mutex_free(m) }
 
+    /// Lock and unlock without a closure (hot paths that hold it briefly).
+    @inline(__always) public func acquire() { dx_mutex_lock(m) }
+    @inline(__always) public func release() { dx_mutex_unlock(m) }
+
     public func withLock<T>(_ body: () -> T) -> T {
         dx_mutex_lock(m)
         defer { dx_mutex_unlock(m) }

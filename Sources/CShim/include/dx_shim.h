@@ -146,6 +146,7 @@ int dx_accept(int fd, dx_addr *peer);
 int dx_connect(int fd, const dx_addr *a);
 int dx_local_addr(int fd, dx_addr *out);
 ssize_t dx_sendto(int fd, const void *buf, size_t len, const dx_addr *to);
+ssize_t dx_sendto_from(int fd, const void *buf, size_t len, const dx_addr *to, const dx_addr *from);
 ssize_t dx_recvfrom(int fd, void *buf, size_t len, dx_addr *from);
 int dx_set_reuseaddr(int fd);
 int dx_set_reuseport(int fd);

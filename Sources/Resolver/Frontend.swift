@@ -1,0 +1,370 @@
+// The answer order of dnsd (DESIGN.md), sans-I/O: local authoritative
+// data → forward zones (longest suffix wins) → the default forwarders
+// through the cache → REFUSED. A query either gets its response written
+// at once (local data, a cache hit, a refusal) or is handed back to the
+// caller to forward. The immediate paths allocate nothing.
+
+import Authority
+import DNS
+import Sys
+
+/// Client prefixes allowed to use forwarding and the cache. Matching
+/// allocates nothing.
+public struct AccessList {
+    struct Entry {
+        var v4: Bool
+        var addr: (UInt64, UInt64)
+        var mask: (UInt64, UInt64)
+    }
+    var entries: [Entry] = []
+
+    public init() {}
+
+    /// Adds a prefix: 4 or 16 address bytes and a prefix length in bits.
+    public mutating func add(bytes: [UInt8], prefix: Int) {
+        guard bytes.count == 4 || bytes.count == 16 else { return }
+        var a: (UInt64, UInt64) = (0, 0)
+        var m: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &a) { dst in for i in 0..<bytes.count { dst[i] = bytes[i] } }
+        withUnsafeMutableBytes(of: &m) { dst in
+            var bits = max(0, min(prefix, bytes.count * 8))
+            var i = 0
+            while bits > 0 {
+                dst[i] = bits >= 8 ? 0xFF : UInt8(truncatingIfNeeded: 0xFF << (8 - bits))
+                bits -= 8
+                i += 1
+            }
+        }
+        entries.append(Entry(v4: bytes.count == 4, addr: (a.0 & m.0, a.1 & m.1), mask: m))
+    }
+
+    public var isEmpty: Bool { entries.isEmpty }
+
+    public func contains(_ peer: SocketAddress) -> Bool {
+        var raw = peer.rawBytes
+        var v4 = peer.family == .v4
+        // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is IPv4.
+        if !v4 && raw.0 == 0 && (raw.1 & 0xFFFF_FFFF) == 0xFFFF_0000 {
+            raw = (raw.1 >> 32, 0)
+            v4 = true
+        }
+        for e in entries where e.v4 == v4 {
+            if raw.0 & e.mask.0 == e.addr.0 && raw.1 & e.mask.1 == e.addr.1 { return true }
+        }
+        return false
+    }
+}
+
+/// Forwarding settings: the upstream servers, the groups of them queries
+/// are sent to (forward zones, then the default forwarders), and who may
+/// use them. Immutable; rebuilt on reload.
+public final class ForwardSetup {
+    public struct Group {
+        /// nil for the default forwarders.
+        public var zone: DomainName?
+        /// Indices into `servers`.
+        public var servers: [Int]
+        /// forward-with-fallback: answer from local data when every server fails.
+        public var fallbackLocal: Bool
+
+        public init(zone: DomainName?, servers: [Int], fallbackLocal: Bool) {
+            self.zone = zone
+            self.servers = servers
+            self.fallbackLocal = fallbackLocal
+        }
+    }
+
+    public let servers: [SocketAddress]
+    public let groups: [Group]
+    public let defaultGroup: Int?
+    public let allow: AccessList
+    public let timeoutMs: UInt64
+    /// Zone groups (not the default), for the suffix match.
+    let zoneGroups: [Int]
+
+    public init(servers: [SocketAddress], groups: [Group], allow: AccessList, timeoutMs: UInt64) {
+        self.servers = servers
+        self.groups = groups
+        self.allow = allow
+        self.timeoutMs = timeoutMs
+        defaultGroup = groups.firstIndex { $0.zone == nil }
+        zoneGroups = groups.indices.filter { groups[$0].zone != nil }
+    }
+
+    /// The forward zone with the longest suffix of `name`, and its label count.
+    @inline(__always)
+    func match(_ name: NameView) -> (group: Int, labels: Int)? {
+        var best: (Int, Int)? = nil
+        for g in zoneGroups {
+            guard let z = groups[g].zone, z.labelCount > (best?.1 ?? -1), name.isSubdomain(of: z) else { continue }
+            best = (g, z.labelCount)
+        }
+        return best
+    }
+}
+
+/// Counters and scratch space of one thread; only that thread writes them.
+public final class ResolverLocal {
+    public var cacheHits: UInt64 = 0
+    public var cacheMisses: UInt64 = 0
+    public var staleAnswers: UInt64 = 0
+    public var recursionRefused: UInt64 = 0
+    public var fallbackAnswers: UInt64 = 0
+    public var upstreamQueries: UInt64 = 0
+    public var upstreamTimeouts: UInt64 = 0
+    public var upstreamFailures: UInt64 = 0
+    public var upstreamTCP: UInt64 = 0
+    public var coalesced: UInt64 = 0
+    public var latencySumUs: UInt64 = 0
+    public var latencyCount: UInt64 = 0
+    /// Responses by RCODE (0…15; BADVERS counts as 15).
+    public var rcodes = [UInt64](repeating: 0, count: 16)
+    public let scratch: UnsafeMutableRawBufferPointer
+
+    public init() {
+        scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 512, alignment: 8)
+    }
+
+    deinit { scratch.deallocate() }
+
+    @inline(__always)
+    public func count(response out: UnsafeMutableRawBufferPointer, _ n: Int) {
+        guard n >= 4 else { return }
+        rcodes[Int(out[3] & 0x0F)] &+= 1
+    }
+}
+
+/// What `Frontend.handle` decided.
+public enum Decision: Equatable {
+    /// The response is in the output buffer (0 bytes: send nothing).
+    case reply(Int)
+    /// Forward to group `g` of the `ForwardSetup`.
+    case forward(Int)
+}
+
+/// dnsd's whole answering policy over one snapshot, forwarding setup and
+/// cache; shared read-only by every worker (the cache locks itself).
+public final class Frontend {
+    public let answerer: Answerer
+    public let forwarding: ForwardSetup?
+    public let cache: Cache?
+
+    public init(answerer: Answerer, forwarding: ForwardSetup?, cache: Cache?) {
+        self.answerer = answerer
+        self.forwarding = forwarding
+        self.cache = cache
+    }
+
+    /// Seconds on the clock the cache's TTLs count against.
+    @inline(__always)
+    public static func seconds(_ monotonicNanos: UInt64) -> UInt32 {
+        UInt32(truncatingIfNeeded: monotonicNanos / 1_000_000_000)
+    }
+
+    /// Answers `query` from local data or the cache, or says where to
+    /// forward it. Hot-path safe for every `.reply`.
+    public func handle(_ query: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer, udp: Bool,
+                       peer: SocketAddress, now: UInt32, local: ResolverLocal) -> Decision {
+        guard let fw = forwarding else { return reply(answerer.respond(to: query, into: out, udp: udp), out, local) }
+        let q: Query
+        do throws(DNSError) { q = try Query.parse(query) } catch {
+            return reply(answerer.respond(to: query, into: out, udp: udp), out, local)
+        }
+        let t = q.question.type.rawValue
+        guard !q.header.qr, q.header.opcode == .query, !q.needsBadVers, q.question.rrClass == .in,
+              t < 128 || t > 254 || t == 255
+        else { return reply(answerer.respond(to: query, into: out, udp: udp), out, local) }
+        let name = q.question.name
+        let authLabels = answerer.snapshot.enclosingZoneLabels(name)
+        if let (g, labels) = fw.match(name),
+           labels > authLabels || (labels == authLabels && fw.groups[g].fallbackLocal) {
+            guard fw.allow.contains(peer) else { return refuse(q, into: out, udp: udp, local) }
+            if fw.groups[g].fallbackLocal { return .forward(g) }
+            return fromCache(q, group: g, into: out, udp: udp, now: now, local)
+        }
+        if authLabels >= 0 { return reply(answerer.respond(to: query, into: out, udp: udp), out, local) }
+        guard let d = fw.defaultGroup else { return reply(answerer.respond(to: query, into: out, udp: udp), out, local) }
+        guard fw.allow.contains(peer) else { return refuse(q, into: out, udp: udp, local) }
+        return fromCache(q, group: d, into: out, udp: udp, now: now, local)
+    }
+
+    @inline(__always)
+    func reply(_ n: Int, _ out: UnsafeMutableRawBufferPointer, _ local: ResolverLocal) -> Decision {
+        local.count(response: out, n)
+        return .reply(n)
+    }
+
+    func refuse(_ q: Query, into out: UnsafeMutableRawBufferPointer, udp: Bool, _ local: ResolverLocal) -> Decision {
+        local.recursionRefused &+= 1
+        return reply(Frontend.headerResponse(q, rcode: .refused, into: out, udp: udp), out, local)
+    }
+
+    /// A cache hit, or the decision to forward (RD=1) or refuse (RD=0:
+    /// dnsd does not recurse for a client that asked it not to).
+    func fromCache(_ q: Query, group: Int, into out: UnsafeMutableRawBufferPointer, udp: Bool, now: UInt32,
+                   _ local: ResolverLocal) -> Decision {
+        if let n = cached(q, into: out, udp: udp, now: now, stale: false, local) {
+            local.cacheHits &+= 1
+            return reply(n, out, local)
+        }
+        local.cacheMisses &+= 1
+        guard q.header.rd else { return refuse(q, into: out, udp: udp, local) }
+        return .forward(group)
+    }
+
+    /// The response from the cache, or nil on a miss.
+    func cached(_ q: Query, into out: UnsafeMutableRawBufferPointer, udp: Bool, now: UInt32, stale: Bool,
+                _ local: ResolverLocal) -> Int? {
+        guard let cache else { return nil }
+        var h = Header(id: q.header.id)
+        h.qr = true
+        h.rd = q.header.rd
+        h.ra = true
+        h.cd = q.header.cd
+        do throws(DNSError) {
+            var w = try MessageWriter(buffer: out, capacity: udp ? q.maxUDPResponse : 65535, header: h)
+            try w.writeQuestion(q.question)
+            if q.edns != nil { w.reserve(11) }
+            let r = cache.answer(q.question.name, type: q.question.type, now: now, stale: stale,
+                                 scratch: local.scratch, &w)
+            let rcode: RCode
+            switch r {
+            case .miss: return nil
+            case .hit(let c): rcode = c
+            case .stale(let c):
+                rcode = c
+                local.staleAnswers &+= 1
+            case .truncated(let c):
+                rcode = c
+                w.header.tc = true
+            }
+            w.release()
+            if q.edns != nil {
+                try w.writeOPT(payloadSize: Answerer.payloadSize, rcode: rcode, dnssecOK: false)
+            } else {
+                w.header.rcode = rcode.headerBits
+            }
+            return w.finish()
+        } catch {
+            return nil
+        }
+    }
+
+    /// A response with the question and no records (REFUSED, SERVFAIL).
+    public static func headerResponse(_ q: Query, rcode: RCode, into out: UnsafeMutableRawBufferPointer,
+                                      udp: Bool, ra: Bool = true) -> Int {
+        var h = Header(id: q.header.id)
+        h.qr = true
+        h.rd = q.header.rd
+        h.ra = ra
+        h.cd = q.header.cd
+        do throws(DNSError) {
+            var w = try MessageWriter(buffer: out, capacity: udp ? q.maxUDPResponse : 65535, header: h)
+            try w.writeQuestion(q.question)
+            if q.edns != nil {
+                try w.writeOPT(payloadSize: Answerer.payloadSize, rcode: rcode, dnssecOK: false)
+            } else {
+                w.header.rcode = rcode.headerBits
+            }
+            return w.finish()
+        } catch {
+            return 0
+        }
+    }
+
+    // MARK: after forwarding (not the hot path)
+
+    /// The response to `query` built from an upstream `reply`, passed
+    /// through as is (sections, AA, RCODE) except: the client's ID, RD, CD
+    /// and question case, RA set, AD cleared, the upstream's OPT removed
+    /// for a client without EDNS, and TC with no records when it does not
+    /// fit the client's UDP payload size. 0 when `query` is unusable.
+    public func relay(_ reply: UnsafeRawBufferPointer, query: UnsafeRawBufferPointer,
+                      into out: UnsafeMutableRawBufferPointer, udp: Bool) -> Int {
+        let q: Query
+        do throws(DNSError) { q = try Query.parse(query) } catch { return 0 }
+        guard reply.count >= 12, reply.count <= out.count, let dst = out.baseAddress, let src = reply.baseAddress
+        else { return Frontend.headerResponse(q, rcode: .servFail, into: out, udp: udp) }
+        dst.copyMemory(from: src, byteCount: reply.count)
+        var n = reply.count
+        // Header: ID, then flags.
+        out[0] = UInt8(q.header.id >> 8)
+        out[1] = UInt8(q.header.id & 0xFF)
+        out[2] = (out[2] & ~0x01) | (q.header.rd ? 0x01 : 0)
+        out[3] = (out[3] | 0x80) & ~0x20 & ~0x10 | (q.header.cd ? 0x10 : 0)
+        // The client's question case (the reply's question is uncompressed at 12).
+        let nameLen = q.question.name.wireLength
+        if n >= 12 + nameLen {
+            _ = q.question.name.copyWire(into: UnsafeMutableRawBufferPointer(rebasing: out[12..<(12 + nameLen)]))
+        }
+        // The reply's OPT, if it is the last record.
+        var optAt = -1
+        var optCount = 0
+        var lastEnd = 0
+        do throws(DNSError) {
+            var p = try MessageParser(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(out)[0..<n]))
+            while let (section, rr) = try p.nextRecord() {
+                if rr.type == .opt && section == .additional {
+                    optAt = rr.owner.offset
+                    optCount += 1
+                }
+                lastEnd = rr.rdataOffset + rr.rdLength
+            }
+            if optAt >= 0 && optCount == 1 && lastEnd == n {
+                if q.edns == nil {
+                    var ar = Int(out[10]) << 8 | Int(out[11])
+                    ar -= 1
+                    out[10] = UInt8(ar >> 8)
+                    out[11] = UInt8(ar & 0xFF)
+                    n = optAt
+                } else {
+                    // Our payload size, not the upstream's.
+                    out[optAt + 3] = UInt8(Answerer.payloadSize >> 8)
+                    out[optAt + 4] = UInt8(Answerer.payloadSize & 0xFF)
+                }
+            }
+        } catch {
+            return Frontend.headerResponse(q, rcode: .servFail, into: out, udp: udp)
+        }
+        let limit = udp ? q.maxUDPResponse : 65535
+        if n > limit {
+            // Too big for the client: TC=1, the client retries over TCP.
+            let rcode = RCode(UInt16(out[3] & 0x0F))
+            let aa = out[2] & 0x04 != 0
+            let len = Frontend.headerResponse(q, rcode: rcode, into: out, udp: udp)
+            if len >= 12 {
+                out[2] |= 0x02
+                if aa { out[2] |= 0x04 }
+            }
+            return len
+        }
+        return n
+    }
+
+    /// The response from expired cache entries (serve-stale), or nil.
+    public func stale(_ query: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer, udp: Bool,
+                      now: UInt32, local: ResolverLocal) -> Int? {
+        guard let cache, cache.staleWindow > 0 else { return nil }
+        let q: Query
+        do throws(DNSError) { q = try Query.parse(query) } catch { return nil }
+        return cached(q, into: out, udp: udp, now: now, stale: true, local)
+    }
+
+    /// The local data's answer with AA=0 (forward-with-fallback).
+    public func localFallback(_ query: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer,
+                              udp: Bool) -> Int {
+        let n = answerer.respond(to: query, into: out, udp: udp)
+        if n >= 4 {
+            out[2] &= ~0x04
+            out[3] |= 0x80
+        }
+        return n
+    }
+
+    /// SERVFAIL for `query`.
+    public func servfail(_ query: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer, udp: Bool) -> Int {
+        let q: Query
+        do throws(DNSError) { q = try Query.parse(query) } catch { return 0 }
+        return Frontend.headerResponse(q, rcode: .servFail, into: out, udp: udp)
+    }
+}
