@@ -151,7 +151,8 @@ final class Forwarder {
 
     /// Sends `p` to the next server, or gives up.
     private func next(_ p: Pending) {
-        guard let setup else { return fail(p) }
+        // A reload may have removed the group this query was sent to.
+        guard let setup, p.group < setup.groups.count else { return fail(p) }
         let group = setup.groups[p.group]
         while let i = servers.pick(group.servers, tried: p.tried, now: loop.now()) {
             p.tried |= 1 << UInt64(i)
@@ -314,8 +315,8 @@ final class Forwarder {
         }
         local.latencySumUs &+= (now &- p.started) / 1000
         local.latencyCount &+= 1
-        let group = setup.map { $0.groups[p.group] }
-        if let cache = frontend.cache, !(group?.fallbackLocal ?? false), p.rrClass == .in,
+        let fallback = setup.map { p.group < $0.groups.count && $0.groups[p.group].fallbackLocal } ?? false
+        if let cache = frontend.cache, !fallback, p.rrClass == .in,
            let c = reply.withUnsafeBytes({ CacheableReply.extract($0, name: p.nameWire, type: p.type) }) {
             c.store(in: cache, now: Frontend.seconds(now))
         }

@@ -289,14 +289,17 @@ public final class Cache {
         }
         guard let nameHash else { return }
         let k = Cache.key(nameHash, type)
+        if kind == Cache.positive {
+            // The name exists: an NXDOMAIN cached for it is wrong now.
+            let nx = Cache.key(nameHash, 0)
+            let ns = shard(nx)
+            ns.lock.acquire()
+            ns.remove(nx, owner, 0)
+            ns.lock.release()
+        }
         let s = shard(k)
         s.lock.acquire()
         defer { s.lock.release() }
-        if kind == Cache.positive {
-            // A positive RRset replaces a negative answer for the same name.
-            let nx = Cache.key(nameHash, 0)
-            if nx != k, shard(nx) === s { s.remove(nx, owner, 0) }
-        }
         s.insert(k, owner: owner, type: type, kind: kind, expires: now &+ ttl, blob: blob, now: now,
                  staleWindow: staleWindow)
     }

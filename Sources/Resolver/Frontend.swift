@@ -317,8 +317,8 @@ public final class Frontend {
                     out[10] = UInt8(ar >> 8)
                     out[11] = UInt8(ar & 0xFF)
                     n = optAt
-                } else {
-                    // Our payload size, not the upstream's.
+                } else if out[optAt] == 0 {
+                    // Our payload size, not the upstream's (CLASS follows the root owner and TYPE).
                     out[optAt + 3] = UInt8(Answerer.payloadSize >> 8)
                     out[optAt + 4] = UInt8(Answerer.payloadSize & 0xFF)
                 }

@@ -355,3 +355,59 @@ private let optimized = true
         #expect(allocations == 0, "allocations for 100,000 cache hits: \(allocations)")
     }
 }
+
+/// Upstream replies are untrusted input: mutated replies (seeded, so a
+/// failure reproduces) go through every function that reads them. None may
+/// trap; whatever they leave in the cache must still answer cleanly.
+@Suite struct MalformedReplyTests {
+    struct SplitMix {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    @Test func mutatedRepliesNeverTrap() throws {
+        let h = try Harness(capacity: 200)
+        let cname = ResourceRecord(owner: name("alias.up.test."), ttl: 600, rdata: .cname(name("www.up.test.")))
+        let mx = ResourceRecord(owner: name("alias.up.test."), ttl: 600, rdata: .mx(preference: 5, exchange: name("www.up.test.")))
+        let q = query("alias.up.test.", .a, edns: true)
+        let seeds = [
+            reply(to: q, answers: [cname, a("www.up.test.", 1)]),
+            reply(to: q, rcode: 3, authority: [soa]),
+            reply(to: q, answers: [cname, mx, a("www.up.test.", 1)], authority: [soa]),
+        ]
+        let wire = name("alias.up.test.").wire
+        var rng = SplitMix(state: 0xD15B0C5)
+        var out = [UInt8](repeating: 0, count: 65535)
+        for round in 0..<60_000 {
+            var m = seeds[round % seeds.count]
+            let edits = 1 + Int(rng.next() % 4)
+            for _ in 0..<edits {
+                let r = rng.next()
+                switch r % 5 {
+                case 0, 1: m[Int(r >> 8) % m.count] = UInt8(truncatingIfNeeded: r >> 32)
+                case 2: m.removeLast(Int(r >> 8) % min(m.count - 12, 16) + 1)
+                case 3: m.insert(UInt8(truncatingIfNeeded: r >> 40), at: Int(r >> 8) % m.count)
+                default: m[2 + Int(r >> 8) % 10] ^= UInt8(truncatingIfNeeded: r >> 24) // header bits and counts
+                }
+                if m.count < 12 { m = seeds[0] }
+            }
+            _ = m.withUnsafeBytes { UpstreamQuery.matches($0, id: 0x4242, nameWire: wire, type: .a, rrClass: .in) }
+            if let c = m.withUnsafeBytes({ CacheableReply.extract($0, name: wire, type: .a) }) {
+                c.store(in: h.cache, now: 1000)
+            }
+            let n = m.withUnsafeBytes { rb in
+                q.withUnsafeBytes { qb in out.withUnsafeMutableBytes { h.frontend.relay(rb, query: qb, into: $0, udp: true) } }
+            }
+            #expect(n <= 1232)
+            if case .reply(let len) = h.handle(q), len > 0 {
+                #expect((try? Message(bytes: Array(h.out[0..<len]))) != nil, "cache answer does not parse (round \(round))")
+            }
+        }
+    }
+}
