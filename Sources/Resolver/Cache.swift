@@ -9,7 +9,8 @@
 //   positive:  [L][owner wire, L bytes][count u16]{[len u16][rdata]}*
 //   negative:  [L][owner wire][S][SOA owner wire, S bytes][len u16][SOA rdata]
 //
-// RDATA is stored uncompressed. Eviction is CLOCK (second chance): a hit
+// A shard holds at most its share of `capacity` entries and 1 KB of data
+// per entry on average. RDATA is stored uncompressed. Eviction is CLOCK (second chance): a hit
 // sets the entry's referenced bit; the hand evicts the first entry that
 // is dead (past its TTL and the serve-stale window) or unreferenced.
 //
@@ -331,9 +332,11 @@ final class CacheShard {
     var hand = 0
     var used = 0
     var bytes = 0
+    let byteBudget: Int
 
     init(capacity: Int) {
         self.capacity = max(1, capacity)
+        byteBudget = max(self.capacity * 1024, 64 * 1024)
         var n = 8
         while n < self.capacity * 2 { n *= 2 }
         slots = [Int32](repeating: -1, count: n)
@@ -442,6 +445,13 @@ final class CacheShard {
                 now: UInt32, staleWindow: UInt32) {
         remove(key, owner, type)
         if freeList.isEmpty { evictOne(now: now, staleWindow: staleWindow) }
+        // Bytes are bounded too (1 KB per entry on average), so large
+        // RRsets cannot grow the cache far past what `capacity` suggests.
+        var guardSteps = 0
+        while bytes + blob.count > byteBudget && used > 0 && guardSteps < capacity {
+            evictOne(now: now, staleWindow: staleWindow)
+            guardSteps += 1
+        }
         guard let e32 = freeList.popLast() else { return }
         let e = Int(e32)
         keys[e] = key
