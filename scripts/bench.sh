@@ -1,30 +1,62 @@
 #!/usr/bin/env bash
-# `make bench`: dnsbox dnsd against NSD and Knot on loopback (scripts/bench/).
-# Prints a table (medians) and the issue's target ratios, and writes them to
-# .build/bench/ (bench-STAMP.txt/.json, latest.txt). Skips, saying why, when
-# it cannot run: not root, or nsd/knotd/dnsperf/taskset missing.
+# `make bench`: dnsbox dnsd against NSD and Knot on loopback (authoritative,
+# scripts/bench/bench.py), then as a caching forwarder against unbound and
+# dnsmasq (scripts/bench/bench_forward.py). Each prints a table (medians) and
+# the issue's target ratios, and writes them to .build/bench/
+# (bench-STAMP.txt/.json, latest.txt; forward-STAMP.txt/.json,
+# latest-forward.txt). Skips, saying why, what cannot run: not root, or
+# nsd/knotd/unbound/dnsmasq/dnsperf/taskset missing.
 #
-# Knobs (defaults = the full run, about 8 min on 2 CPUs):
+# Knobs (defaults = the full run on 2 CPUs: about 8 min authoritative, 7 forwarder):
+#   BENCH_ONLY=auth|forward (default: both, authoritative first)
 #   BENCH_RUNS=3 BENCH_SECONDS=20 (fixed load, -l) BENCH_QPS=50000 (-Q)
 #   BENCH_MAX_SECONDS=10 (unthrottled) BENCH_CLIENTS=4 BENCH_OUTSTANDING=200
-#   BENCH_SERVERS=dnsbox,nsd,knot BENCH_CALLGRIND=dnsbox,nsd,knot ('' = none)
-#   BENCH_CG_QUERIES=20000 BENCH_CG_QPS=2000 BENCH_BIG_RECORDS=100000
+#   BENCH_SERVERS=dnsbox,nsd,knot BENCH_CALLGRIND=dnsbox,nsd,knot ('' = none,
+#     for both benches) BENCH_CG_QUERIES=20000 BENCH_CG_QPS=2000
+#   BENCH_BIG_RECORDS=100000
 #   BENCH_SERVER_CPU=0 BENCH_CLIENT_CPU=1 BENCH_PORT=25300 BENCH_OUT=.build/bench
+#   forwarder: BENCH_FORWARDERS=dnsbox,unbound,dnsmasq
+#     BENCH_FWD_CALLGRIND=dnsbox,unbound,dnsmasq BENCH_CACHE_SIZE=10000
+#     BENCH_MISS_QPS=5000 BENCH_MISS_QUERIES=BENCH_CACHE_SIZE-1000-names
+#     BENCH_WARM_QPS=2000 BENCH_UPSTREAM_CPU=BENCH_CLIENT_CPU
+#     BENCH_FORWARD_PORT=BENCH_PORT+20
 #   DNSBOX_BIN=out/x86_64/dnsbox: the shipped build (static musl, Embedded Swift),
 #     rebuilt with `make firmware ARCH=x86_64` when a source is newer; set
-#     DNSBOX_BIN=.build/release/dnsbox to measure the host build instead.
+#     DNSBOX_BIN=.build/release/dnsbox to measure the host build instead (an
+#     existing DNSBOX_BIN is used as it is, never rebuilt).
 # Quick: BENCH_RUNS=1 BENCH_SECONDS=5 BENCH_MAX_SECONDS=3 BENCH_CG_QUERIES=5000 make bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 skip() { echo "bench: skipped: $*" >&2; exit 0; }
 
-[ "$(id -u)" = 0 ] || skip "needs root (nsd, knot and dnsperf come from apt via scripts/setup.sh; the servers run as root, without chroot or user switch)"
-missing=()
-for t in nsd knotd dnsperf taskset python3; do
-  command -v "$t" >/dev/null 2>&1 || [ -x "/usr/sbin/$t" ] || missing+=("$t")
-done
-[ ${#missing[@]} -eq 0 ] || skip "missing ${missing[*]} (apt-get install nsd knot dnsperf util-linux, or run scripts/setup.sh)"
+only=${BENCH_ONLY:-}
+case "$only" in
+  ""|auth|forward) ;;
+  *) echo "bench: BENCH_ONLY=$only: expected auth or forward (or unset: both)" >&2; exit 2 ;;
+esac
+
+[ "$(id -u)" = 0 ] || skip "needs root (nsd, knot, unbound, dnsmasq and dnsperf come from apt via scripts/setup.sh; the servers run as root, without chroot or user switch)"
+missing() {
+  local m=() t
+  for t in "$@"; do
+    command -v "$t" >/dev/null 2>&1 || [ -x "/usr/sbin/$t" ] || m+=("$t")
+  done
+  echo "${m[*]}"
+}
+run_auth= run_forward= why=()
+if [ "$only" != forward ]; then
+  m=$(missing nsd knotd dnsperf taskset python3)
+  if [ -z "$m" ]; then run_auth=1
+  else why+=("authoritative bench: missing $m (apt-get install nsd knot dnsperf util-linux, or run scripts/setup.sh)"); fi
+fi
+if [ "$only" != auth ]; then
+  m=$(missing nsd unbound dnsmasq dnsperf taskset python3)
+  if [ -z "$m" ]; then run_forward=1
+  else why+=("forwarder bench: missing $m (apt-get install nsd unbound dnsmasq-base dnsperf util-linux, or run scripts/setup.sh)"); fi
+fi
+[ -n "$run_auth$run_forward" ] || skip "${why[*]}"
+for w in ${why[@]+"${why[@]}"}; do echo "bench: skipped: $w" >&2; done
 if [ -n "${BENCH_CALLGRIND-dnsbox,nsd,knot}" ] && ! command -v valgrind >/dev/null 2>&1; then
   echo "bench: valgrind missing: no callgrind instruction counts" >&2
   export BENCH_CALLGRIND=
@@ -46,4 +78,12 @@ fi
 echo "bench: dnsbox binary: $DNSBOX_BIN"
 export DNSBOX_BIN
 
-exec python3 scripts/bench/bench.py
+status=0
+if [ -n "$run_auth" ]; then
+  python3 scripts/bench/bench.py || status=$?
+  [ "$status" != 130 ] || exit 130  # interrupted: not on to the next one
+fi
+if [ -n "$run_forward" ]; then
+  python3 scripts/bench/bench_forward.py || status=$?
+fi
+exit "$status"

@@ -100,15 +100,16 @@ final class UDPWorker {
         socket.close()
     }
 
-    /// The thread: with nothing to forward, it sits in recvmmsg on the
-    /// blocking socket (one system call per batch, no epoll); once
-    /// forwarding is configured (or upstream queries are in flight) it runs
-    /// its event loop, which also watches the upstream sockets and timers.
+    /// The thread: while no upstream query is in flight, it sits in
+    /// recvmmsg on the blocking socket (one system call per batch, no epoll:
+    /// local answers and cache hits need nothing else); while some are, it
+    /// runs its event loop, which also watches the upstream sockets and the
+    /// timeouts.
     func startThread() throws(SysError) {
         thread = try Thread { [unowned(unsafe) self] in
             while self.stopping.load() == 0 {
                 self.adopt()
-                if self.frontend.forwarding != nil || self.forwarder.pendingCount > 0 {
+                if self.forwarder.pendingCount > 0 {
                     _ = self.loop.runOnce(timeoutMs: UDPWorker.stopCheckMs)
                     continue
                 }

@@ -229,8 +229,8 @@ extension Snapshot {
 
     /// Labels of the origin of the closest zone enclosing `name`, or -1
     /// when no zone does (the forwarding decision). Allocation-free.
-    public func enclosingZoneLabels(_ name: NameView) -> Int {
-        guard let e = zoneIndex.closestEncloser(of: name, hashes: SuffixHashes(name)) else { return -1 }
+    public func enclosingZoneLabels(_ name: NameView, hashes: SuffixHashes) -> Int {
+        guard let e = zoneIndex.closestEncloser(of: name, hashes: hashes) else { return -1 }
         return name.labelCount &- e.labelsDropped
     }
 

@@ -104,13 +104,13 @@ public final class Cache {
     /// past their TTL but inside the serve-stale window answer too (TTL 30).
     /// On a miss, `w` may hold a partial chain: the caller discards it.
     /// `scratch` (at least 256 bytes) holds CNAME targets between lookups.
-    public func answer(_ name: NameView, type: RRType, now: UInt32, stale: Bool,
+    public func answer(_ name: NameView, nameHash firstHash: UInt64? = nil, type: RRType, now: UInt32, stale: Bool,
                        scratch: UnsafeMutableRawBufferPointer, _ w: inout MessageWriter) -> CacheAnswer {
         var cur = name
         var hop = 0
         var usedStale = false
         while hop < Cache.maxChain {
-            let nameHash = cur.caseInsensitiveHash
+            let nameHash = hop == 0 ? (firstHash ?? cur.caseInsensitiveHash) : cur.caseInsensitiveHash
             // The RRset itself.
             var r = lookup(cur, nameHash, type.rawValue, wanted: Cache.positive, hop: hop, now: now, stale: stale,
                            scratch: nil, &w)

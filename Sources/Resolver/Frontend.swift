@@ -175,17 +175,18 @@ public final class Frontend {
               t < 128 || t > 254 || t == 255
         else { return reply(answerer.respond(to: query, into: out, udp: udp), out, local) }
         let name = q.question.name
-        let authLabels = answerer.snapshot.enclosingZoneLabels(name)
+        let hashes = SuffixHashes(name)
+        let authLabels = answerer.snapshot.enclosingZoneLabels(name, hashes: hashes)
         if let (g, labels) = fw.match(name),
            labels > authLabels || (labels == authLabels && fw.groups[g].fallbackLocal) {
             guard fw.allow.contains(peer) else { return refuse(q, into: out, udp: udp, local) }
             if fw.groups[g].fallbackLocal { return .forward(g) }
-            return fromCache(q, group: g, into: out, udp: udp, now: now, local)
+            return fromCache(q, group: g, nameHash: hashes.hash(droppingLabels: 0), into: out, udp: udp, now: now, local)
         }
         if authLabels >= 0 { return reply(answerer.respond(to: query, into: out, udp: udp), out, local) }
         guard let d = fw.defaultGroup else { return reply(answerer.respond(to: query, into: out, udp: udp), out, local) }
         guard fw.allow.contains(peer) else { return refuse(q, into: out, udp: udp, local) }
-        return fromCache(q, group: d, into: out, udp: udp, now: now, local)
+        return fromCache(q, group: d, nameHash: hashes.hash(droppingLabels: 0), into: out, udp: udp, now: now, local)
     }
 
     @inline(__always)
@@ -201,9 +202,9 @@ public final class Frontend {
 
     /// A cache hit, or the decision to forward (RD=1) or refuse (RD=0:
     /// dnsd does not recurse for a client that asked it not to).
-    func fromCache(_ q: Query, group: Int, into out: UnsafeMutableRawBufferPointer, udp: Bool, now: UInt32,
-                   _ local: ResolverLocal) -> Decision {
-        if let n = cached(q, into: out, udp: udp, now: now, stale: false, local) {
+    func fromCache(_ q: Query, group: Int, nameHash: UInt64, into out: UnsafeMutableRawBufferPointer, udp: Bool,
+                   now: UInt32, _ local: ResolverLocal) -> Decision {
+        if let n = cached(q, nameHash: nameHash, into: out, udp: udp, now: now, stale: false, local) {
             local.cacheHits &+= 1
             return reply(n, out, local)
         }
@@ -213,8 +214,8 @@ public final class Frontend {
     }
 
     /// The response from the cache, or nil on a miss.
-    func cached(_ q: Query, into out: UnsafeMutableRawBufferPointer, udp: Bool, now: UInt32, stale: Bool,
-                _ local: ResolverLocal) -> Int? {
+    func cached(_ q: Query, nameHash: UInt64? = nil, into out: UnsafeMutableRawBufferPointer, udp: Bool,
+                now: UInt32, stale: Bool, _ local: ResolverLocal) -> Int? {
         guard let cache else { return nil }
         var h = Header(id: q.header.id)
         h.qr = true
@@ -225,7 +226,7 @@ public final class Frontend {
             var w = try MessageWriter(buffer: out, capacity: udp ? q.maxUDPResponse : 65535, header: h)
             try w.writeQuestion(q.question)
             if q.edns != nil { w.reserve(11) }
-            let r = cache.answer(q.question.name, type: q.question.type, now: now, stale: stale,
+            let r = cache.answer(q.question.name, nameHash: nameHash, type: q.question.type, now: now, stale: stale,
                                  scratch: local.scratch, &w)
             let rcode: RCode
             switch r {

@@ -149,16 +149,17 @@ def children_cpu():
 
 # ---------------------------------------------------------------- DNS probe
 
-def probe_query(qid, name, qtype=1):
-    q = struct.pack(">HHHHHH", qid, 0, 1, 0, 0, 0)
+def probe_query(qid, name, qtype=1, rd=False):
+    q = struct.pack(">HHHHHH", qid, 0x0100 if rd else 0, 1, 0, 0, 0)
     for label in name.rstrip(".").split("."):
         q += bytes([len(label)]) + label.encode()
     return q + b"\0" + struct.pack(">HH", qtype, 1)
 
 
-def wait_answer(port, name, proc, timeout=120.0, interval=0.002):
-    """Seconds until 127.0.0.1:port gives an authoritative NOERROR answer
-    with records for `name`; polls with one UDP query every `interval`."""
+def wait_answer(port, name, proc, timeout=120.0, interval=0.002, authoritative=True):
+    """Seconds until 127.0.0.1:port gives an authoritative (or, for a
+    forwarder, asked with RD, any) NOERROR answer with records for `name`;
+    polls with one UDP query every `interval`."""
     t0 = time.monotonic()
     qid = 0
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -169,14 +170,14 @@ def wait_answer(port, name, proc, timeout=120.0, interval=0.002):
                 raise RuntimeError(f"server exited with {proc.returncode} before answering")
             qid = (qid + 1) & 0xFFFF
             try:
-                s.send(probe_query(qid, name))
+                s.send(probe_query(qid, name, rd=not authoritative))
                 while True:
                     r = s.recv(4096)
                     if len(r) >= 12:
                         rid, flags, _, an = struct.unpack(">HHHH", r[:8])
                         if rid == qid and flags & 0x8000:
                             break
-                if flags & 0x000F == 0 and flags & 0x0400 and an > 0:
+                if flags & 0x000F == 0 and (flags & 0x0400 or not authoritative) and an > 0:
                     return time.monotonic()
             except (socket.timeout, ConnectionRefusedError):
                 pass
@@ -189,6 +190,7 @@ def wait_answer(port, name, proc, timeout=120.0, interval=0.002):
 
 class Server:
     name = "?"
+    authoritative = True  # readiness: an AA answer (False: a forwarder's)
 
     def __init__(self, port, work):
         self.port = port
@@ -213,7 +215,8 @@ class Server:
         self.proc = subprocess.Popen(argv, stdout=self.logfile, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         try:
-            t1 = wait_answer(self.port, probe_name, self.proc, timeout, probe_interval)
+            t1 = wait_answer(self.port, probe_name, self.proc, timeout, probe_interval,
+                             self.authoritative)
         except RuntimeError as e:
             self.stop()
             raise RuntimeError(f"{self.name}: {e}; log: {d / 'server.log'}:\n"
@@ -299,6 +302,8 @@ class Dnsbox(Server):
 
 class NSD(Server):
     name = "nsd"
+    origin = ORIGIN
+    server_options = ""  # more `server:` lines (bench_forward.py's upstream)
 
     def argv(self, zone, d):
         conf = d / "nsd.conf"
@@ -321,10 +326,10 @@ class NSD(Server):
 	hide-version: yes
 	rrl-ratelimit: 0
 	rrl-whitelist-ratelimit: 0
-remote-control:
+{self.server_options}remote-control:
 	control-enable: no
 zone:
-	name: "{ORIGIN}"
+	name: "{self.origin}"
 	zonefile: "{zone}"
 """)
         return [shutil.which("nsd") or "/usr/sbin/nsd", "-d", "-c", str(conf)]
