@@ -217,14 +217,8 @@ public final class Frontend {
     func cached(_ q: Query, nameHash: UInt64? = nil, into out: UnsafeMutableRawBufferPointer, udp: Bool,
                 now: UInt32, stale: Bool, _ local: ResolverLocal) -> Int? {
         guard let cache else { return nil }
-        var h = Header(id: q.header.id)
-        h.qr = true
-        h.rd = q.header.rd
-        h.ra = true
-        h.cd = q.header.cd
         do throws(DNSError) {
-            var w = try MessageWriter(buffer: out, capacity: udp ? q.maxUDPResponse : 65535, header: h)
-            try w.writeQuestion(q.question)
+            var w = try Frontend.startResponse(q, into: out, udp: udp, ra: true)
             if q.edns != nil { w.reserve(11) }
             let r = cache.answer(q.question.name, nameHash: nameHash, type: q.question.type, now: now, stale: stale,
                                  scratch: local.scratch, &w)
@@ -251,17 +245,26 @@ public final class Frontend {
         }
     }
 
-    /// A response with the question and no records (REFUSED, SERVFAIL).
-    public static func headerResponse(_ q: Query, rcode: RCode, into out: UnsafeMutableRawBufferPointer,
-                                      udp: Bool, ra: Bool = true) -> Int {
+    /// A writer holding the response header (the query's ID, RD and CD;
+    /// RA as given) and the question, capped at the client's UDP size.
+    @inline(__always)
+    static func startResponse(_ q: Query, into out: UnsafeMutableRawBufferPointer, udp: Bool,
+                              ra: Bool) throws(DNSError) -> MessageWriter {
         var h = Header(id: q.header.id)
         h.qr = true
         h.rd = q.header.rd
         h.ra = ra
         h.cd = q.header.cd
+        var w = try MessageWriter(buffer: out, capacity: udp ? q.maxUDPResponse : 65535, header: h)
+        try w.writeQuestion(q.question)
+        return w
+    }
+
+    /// A response with the question and no records (REFUSED, SERVFAIL).
+    public static func headerResponse(_ q: Query, rcode: RCode, into out: UnsafeMutableRawBufferPointer,
+                                      udp: Bool, ra: Bool = true) -> Int {
         do throws(DNSError) {
-            var w = try MessageWriter(buffer: out, capacity: udp ? q.maxUDPResponse : 65535, header: h)
-            try w.writeQuestion(q.question)
+            var w = try startResponse(q, into: out, udp: udp, ra: ra)
             if q.edns != nil {
                 try w.writeOPT(payloadSize: Answerer.payloadSize, rcode: rcode, dnssecOK: false)
             } else {
