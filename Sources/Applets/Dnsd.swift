@@ -361,18 +361,23 @@ final class DnsServer {
         }
         var groups: [ForwardSetup.Group] = []
         for section in c.sections(ofType: "forward") {
-            let zoneText = section.option("zone")?.values.first ?? ""
-            guard !zoneText.isEmpty, let zone = try? DomainName(zoneText, origin: .root) else {
-                errors.append("forward: zone '\(zoneText)' is not a domain name")
-                continue
-            }
-            let list = (section.option("server")?.values ?? []).compactMap { index($0, "forward \(zoneText)") }
+            // One group per zone of the section (a zone and its reverse zones share the servers).
+            let zones = section.option("zone")?.values ?? []
+            let what = "forward \(zones.first ?? "(no zone)")"
+            let list = (section.option("server")?.values ?? []).compactMap { index($0, what) }
             guard !list.isEmpty else {
-                errors.append("forward \(zoneText): no server")
+                errors.append("\(what): no server")
                 continue
             }
+            if zones.isEmpty { errors.append("forward: a section without `option zone`") }
             let fallback = section.option("fallback_local")?.values.first.flatMap(parseBool) ?? false
-            groups.append(ForwardSetup.Group(zone: zone, servers: list, fallbackLocal: fallback))
+            for zoneText in zones {
+                guard !zoneText.isEmpty, let zone = try? DomainName(zoneText, origin: .root) else {
+                    errors.append("forward: zone '\(zoneText)' is not a domain name")
+                    continue
+                }
+                groups.append(ForwardSetup.Group(zone: zone, servers: list, fallbackLocal: fallback))
+            }
         }
         let defaults = c.values("dnsd", nil, "forwarder").compactMap { index($0, "forwarder") }
         if !defaults.isEmpty { groups.append(ForwardSetup.Group(zone: nil, servers: defaults, fallbackLocal: false)) }

@@ -110,7 +110,8 @@ extension Schema {
                        summary: "wait this long for an upstream before trying the next one"),
         ]),
         SectionSpec(type: "forward", summary: "a conditional forwarder: names in a zone go to its servers", options: [
-            OptionSpec(name: "zone", kind: .string, summary: "the zone, e.g. g10.lo or 10.168.192.in-addr.arpa"),
+            OptionSpec(name: "zone", kind: .string, isList: true,
+                       summary: "the zone, e.g. g10.lo; a list adds its reverse zones, e.g. 10.168.192.in-addr.arpa"),
             OptionSpec(name: "server", kind: .hostPort(defaultPort: 53), isList: true,
                        summary: "servers for the zone, host or host:port"),
             OptionSpec(name: "fallback_local", kind: .bool, defaultValue: "0",

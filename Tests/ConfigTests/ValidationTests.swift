@@ -169,7 +169,7 @@ func validationError(_ text: String, schema: Schema = testSchema,
 
     @Test func dnsboxSchemaTable() throws {
         let types = Schema.dnsbox.sectionTypes
-        #expect(types == ["dnsbox", "dnsd", "zone", "record", "api", "mdnsd", "bgpd", "rad", "idle", "dhcp"])
+        #expect(types == ["dnsbox", "dnsd", "forward", "zone", "record", "api", "mdnsd", "bgpd", "rad", "idle", "dhcp"])
         let global = try #require(Schema.dnsbox.section("dnsbox"))
         #expect(global.summary == "global settings")
         #expect(global.optionNames == ["database", "rundir", "log_level", "log_format", "log_target", "user"])
@@ -178,7 +178,12 @@ func validationError(_ text: String, schema: Schema = testSchema,
         #expect(global.option("log_level")?.kind == .oneOf(["debug", "info", "warn", "error"]))
         #expect(global.option("user")?.defaultValue == nil)
         let dnsd = try #require(Schema.dnsbox.section("dnsd"))
-        #expect(dnsd.optionNames == ["enabled", "listen", "workers", "nsid", "version", "tcp_idle_timeout", "tcp_max_connections"])
+        #expect(dnsd.optionNames == ["enabled", "listen", "workers", "nsid", "version", "tcp_idle_timeout", "tcp_max_connections",
+                                     "forwarder", "allow_recursion", "cache_size", "serve_stale", "upstream_timeout"])
+        #expect(dnsd.option("forwarder")?.isList == true && dnsd.option("serve_stale")?.defaultValue == "1d")
+        let forward = try #require(Schema.dnsbox.section("forward"))
+        #expect(forward.optionNames == ["zone", "server", "fallback_local"])
+        #expect(forward.option("zone")?.isList == true && forward.option("fallback_local")?.defaultValue == "0")
         #expect(dnsd.option("workers")?.kind == .int(min: 0, max: 64) && dnsd.option("workers")?.defaultValue == "0")
         #expect(dnsd.option("listen")?.isList == true && dnsd.option("listen")?.kind == .hostPort(defaultPort: 53))
         let zone = try #require(Schema.dnsbox.section("zone"))
