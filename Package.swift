@@ -35,6 +35,8 @@ let package = Package(
         // Forwarding: the answer order, the shared cache, upstream selection. Sans-I/O
         // (Sys only for the cache's mutexes and socket addresses).
         .target(name: "Resolver", dependencies: ["DNS", "Authority", "Sys"]),
+        // DHCPv4 wire format and the server's decisions (leases, address choice). Pure: no I/O.
+        .target(name: "DHCP"),
         // SQLite state store.
         .target(name: "Store", dependencies: ["Sys", "CShim"]),
         // Applet table, dispatch, init and the CLI commands.
@@ -46,6 +48,7 @@ let package = Package(
         .testTarget(name: "ZoneTests", dependencies: ["Zone", "DNS"], exclude: ["Fixtures"]),
         .testTarget(name: "AuthorityTests", dependencies: ["Authority", "DNS", "Zone", "AllocCounter"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Sys"]),
+        .testTarget(name: "DHCPTests", dependencies: ["DHCP"]),
         .testTarget(name: "ResolverTests", dependencies: ["Resolver", "Authority", "DNS", "Zone", "Sys", "AllocCounter"]),
         // Test-only malloc interposer: proves hot paths allocate nothing.
         .target(name: "AllocCounter", path: "Tests/AllocCounter"),

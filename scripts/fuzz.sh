@@ -33,8 +33,12 @@ case "$TARGET" in
     # One module: the Zone files are compiled from copies without `import DNS`.
     STRIP_IMPORT=DNS
     ;;
+  dhcp)
+    MODULE=FuzzDHCP
+    SOURCES=(Sources/DHCP/*.swift)
+    ;;
   *)
-    echo "fuzz.sh: unknown target '$TARGET' (known: uci, dns, zone)" >&2
+    echo "fuzz.sh: unknown target '$TARGET' (known: uci, dns, zone, dhcp)" >&2
     exit 2
     ;;
 esac
