@@ -40,7 +40,7 @@ let package = Package(
         // SQLite state store.
         .target(name: "Store", dependencies: ["Sys", "CShim"]),
         // Applet table, dispatch, init and the CLI commands.
-        .target(name: "Applets", dependencies: ["Sys", "Runtime", "Config", "Store", "DNS", "Zone", "Authority", "Resolver"]),
+        .target(name: "Applets", dependencies: ["Sys", "Runtime", "Config", "Store", "DNS", "Zone", "Authority", "Resolver", "DHCP"]),
         .executableTarget(name: "dnsbox", dependencies: ["Applets"]),
 
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),

@@ -18,6 +18,8 @@ APT_PKGS=(
   nsd dnsperf
   # forwarding peers: upstream in system tests, cache-hit rivals in make bench
   unbound dnsmasq-base
+  # DHCP clients for dhcpd system tests
+  isc-dhcp-client dhcpcd-base
 )
 
 missing=()

@@ -52,9 +52,17 @@ public enum Applets {
                  Control socket: RUNDIR/dnsd.sock.
                """, section: "dnsd", available: true, hidden: false,
                capabilities: [.netBindService], run: { args in DnsdApplet.main(args) }),
-        Applet(name: "dhcpd", summary: "DHCPv4/DHCPv6 server; registers lease names in DNS",
-               usage: "dhcpd [-c FILE]", section: "dhcp", available: false, hidden: false,
-               capabilities: [.netBindService, .netRaw, .netAdmin], run: { _ in notYet("dhcpd") }),
+        Applet(name: "dhcpd", summary: "DHCPv4 server: pools, reservations, PXE, leases in the store (DHCPv6 and names in DNS to come)",
+               usage: """
+               dhcpd [-c FILE]
+                 Serves DHCPv4 on the interface of every `config dhcp`
+                 section (its IPv4 subnet; `start`/`limit` as OpenWrt),
+                 with `config host` reservations, PXE and iPXE boot files.
+                 Leases are committed to the store before each ACK and
+                 written to `leasefile` (dnsmasq format).
+                 Control socket: RUNDIR/dhcpd.sock.
+               """, section: "dhcp", available: true, hidden: false,
+               capabilities: [.netBindService, .netRaw, .netAdmin], run: { args in DhcpdApplet.main(args) }),
         Applet(name: "rad", summary: "IPv6 router advertisements (SLAAC, RDNSS, DNSSL)",
                usage: "rad [-c FILE]", section: "rad", available: false, hidden: false,
                capabilities: [.netRaw], run: { _ in notYet("rad") }),

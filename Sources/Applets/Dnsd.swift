@@ -261,6 +261,8 @@ final class DnsServer {
     private var store: Store?
     private var storeGeneration: Int64 = -1
     private var storedZones: [StoredZone] = []
+    /// DHCP leases (their names are published by `LeaseNames`).
+    private var storedLeases: [StoredLease] = []
     private var storeFailing = false
     private let notifier: Notifier
 
@@ -295,8 +297,11 @@ final class DnsServer {
         let served = answerer.snapshot
         var previous: [DomainName: ZoneSet.Previous] = [:]
         for z in served.compiledZones { previous[z.origin] = ZoneSet.Previous(serial: z.serial, fingerprint: fingerprints[z.origin]) }
-        let set = ZoneSet.load(c, stored: storedZones, previous: previous,
-                               now: UInt32(truncatingIfNeeded: Sys.realtimeNanos() / 1_000_000_000))
+        let wall = Sys.realtimeNanos() / 1_000_000_000
+        let leaseZones = LeaseNames.zones(leases: storedLeases, config: c, stored: storedZones, now: Int64(wall),
+                                          subnets: DnsServer.dhcpSubnets(c))
+        let set = ZoneSet.load(c, stored: storedZones + leaseZones, previous: previous,
+                               now: UInt32(truncatingIfNeeded: wall))
         for e in set.errors { log.error(e) }
         var sources: [ZoneSource] = []
         var nextPolicies: [DomainName: ZonePolicy] = [:]
@@ -400,6 +405,23 @@ final class DnsServer {
         }
         let timeout = UInt64(max(50, c.milliseconds("dnsd", nil, "upstream_timeout") ?? 1500))
         return (ForwardSetup(servers: servers, groups: groups, allow: allow, timeoutMs: timeout), errors)
+    }
+
+    /// The IPv4 network and prefix of each `config dhcp` interface.
+    static func dhcpSubnets(_ c: Config) -> [String: (UInt32, Int)] {
+        let names = c.sections(ofType: "dhcp").compactMap { $0.option("interface")?.values.first }
+        guard !names.isEmpty, let nl = try? Netlink(), let addrs = try? nl.addresses() else { return [:] }
+        var out: [String: (UInt32, Int)] = [:]
+        for n in names {
+            guard let i = nl.index(of: n) else { continue }
+            for a in addrs where a.interfaceIndex == i && a.address.family == .v4 {
+                let v = a.address.bytes.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                let mask = a.prefixLength == 0 ? 0 : UInt32.max << UInt32(32 - min(a.prefixLength, 32))
+                out[n] = (v & mask, a.prefixLength)
+                break
+            }
+        }
+        return out
     }
 
     /// The router's own prefixes, for the default allow_recursion.
@@ -606,6 +628,7 @@ final class DnsServer {
         do throws(StoreError) {
             guard try store.generation() != storeGeneration else { return false }
             let (g, z) = try store.zones()
+            storedLeases = try store.leases()
             storedZones = z
             storeGeneration = g
             if storeFailing { log.info("store readable again", [("generation", "\(g)")]) }

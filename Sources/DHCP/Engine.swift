@@ -166,6 +166,8 @@ public final class DHCPEngine {
         guard pool.inSubnet(a), a != pool.serverAddress, !reservedForOther(a, m) else { return false }
         if let l = byAddress[a] {
             if l.client == m.clientKey && l.state != .declined { return true }
+            // Another MAC of the same reservation (dock and Wi-Fi): it moves over.
+            if let r = reservation(for: m), r.address == a, r.macs.contains(l.mac), l.state != .declined { return true }
             return l.expires != UInt64.max && l.expires <= now
         }
         return true
@@ -279,6 +281,7 @@ public final class DHCPEngine {
             return nak(m, "client has a reservation for \(DHCPEngine.dotted(r.address))", &o)
         }
         let own = byAddress[a].map { $0.client == key && $0.state != .declined } ?? false
+            || (reservation(for: m)?.address == a && available(a, for: m, now: now))
         guard own || (available(a, for: m, now: now) && (pool.inPool(a) || reservation(for: m)?.address == a)) else {
             return nak(m, "\(DHCPEngine.dotted(a)) is not available", &o)
         }

@@ -40,6 +40,19 @@ public enum Migrations {
             );
             CREATE INDEX records_by_zone ON records(zone, name);
             """),
+        Step(version: 3, summary: "DHCPv4 leases (written by dhcpd before each ACK)", sql: """
+            CREATE TABLE leases (
+                address TEXT PRIMARY KEY,
+                interface TEXT NOT NULL,
+                client BLOB NOT NULL,
+                mac TEXT NOT NULL,
+                expires INTEGER NOT NULL,
+                state INTEGER NOT NULL,
+                name TEXT,
+                updated INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX leases_by_interface ON leases(interface);
+            """),
     ]
 
     public static var latestVersion: Int { steps.last?.version ?? 0 }

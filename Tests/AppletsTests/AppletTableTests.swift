@@ -17,7 +17,7 @@ import Config
     }
 
     @Test func unavailableAppletsSaySoAndExit69() {
-        #expect(dnsboxMain(["dnsbox", "dhcpd"]) == ExitCode.unavailable)
+        #expect(dnsboxMain(["dnsbox", "rad"]) == ExitCode.unavailable)
         #expect(dnsboxMain(["/usr/sbin/bgpd", "-c", "/nonexistent"]) == ExitCode.unavailable)
     }
 

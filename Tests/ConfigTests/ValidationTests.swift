@@ -169,7 +169,7 @@ func validationError(_ text: String, schema: Schema = testSchema,
 
     @Test func dnsboxSchemaTable() throws {
         let types = Schema.dnsbox.sectionTypes
-        #expect(types == ["dnsbox", "dnsd", "forward", "zone", "record", "api", "mdnsd", "bgpd", "rad", "idle", "dhcp"])
+        #expect(types == ["dnsbox", "dnsd", "forward", "zone", "record", "api", "mdnsd", "bgpd", "rad", "idle", "dhcp", "host"])
         let global = try #require(Schema.dnsbox.section("dnsbox"))
         #expect(global.summary == "global settings")
         #expect(global.optionNames == ["database", "rundir", "log_level", "log_format", "log_target", "user"])
@@ -201,7 +201,10 @@ func validationError(_ text: String, schema: Schema = testSchema,
         #expect(Schema.dnsbox.section("idle")?.summary ==
             "diagnostic service applet: the shared runtime with no protocol; used to test supervision")
         let dhcp = try #require(Schema.dnsbox.section("dhcp"))
-        #expect(dhcp.optionNames == ["interface", "ignore"])
+        #expect(dhcp.optionNames == ["interface", "ignore", "start", "limit", "leasetime", "domain", "dns", "router", "search",
+                                     "next_server", "boot_file", "boot_file_efi", "ipxe_boot_url", "option", "leasefile"])
+        #expect(dhcp.option("start")?.defaultValue == "100" && dhcp.option("limit")?.defaultValue == "150")
+        #expect(Schema.dnsbox.section("host")?.optionNames == ["mac", "ip", "name", "leasetime"])
         #expect(dhcp.option("ignore")?.defaultValue == "0")
         #expect(Schema.dnsbox.section("nope") == nil)
     }

@@ -189,6 +189,10 @@ func client(_ type: DHCPMessageType, mac: UInt8 = 1, xid: UInt32 = 7, options: [
         let ack = e.handle(client(.request, mac: 0x50, options: [(DHCPOption.requestedAddress, DHCPMessage.addressBytes(ip("192.168.1.50")))]), now: 1)
         #expect(ack.reply?.messageType == .ack && ack.upserts.first?.expires == UInt64.max && ack.upserts.first?.name == "server1")
         #expect(ack.reply?.option(DHCPOption.renewalTime) == nil)
+        // The other MAC of the reservation takes it over (dock, then Wi-Fi).
+        let wifi = e.handle(client(.request, mac: 0x51, options: [(DHCPOption.requestedAddress, DHCPMessage.addressBytes(ip("192.168.1.50")))]), now: 2)
+        #expect(wifi.reply?.messageType == .ack && wifi.reply?.yiaddr == ip("192.168.1.50"))
+        #expect(e.byAddress[ip("192.168.1.50")]?.mac == [0xAA, 0xBB, 0xCC, 0, 0, 0x51])
         // The reserved address is never given to another client.
         let other = e.handle(client(.request, mac: 9, options: [(DHCPOption.requestedAddress, DHCPMessage.addressBytes(ip("192.168.1.50")))]), now: 1)
         #expect(other.reply?.messageType == .nak)

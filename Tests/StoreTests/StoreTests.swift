@@ -41,6 +41,31 @@ private final class TempDir {
         #expect(zones.isEmpty && g == 6)   // every committed write counts, the refused one did not
     }
 
+    @Test func leasesCommitInOneTransactionAndSurviveReopen() throws {
+        let tmp = TempDir("leases")
+        defer { withExtendedLifetime(tmp) {} }
+        let a = StoredLease(address: "192.168.1.100", interface: "br-lan", client: [1, 0xAA, 0xBB, 0xCC, 0, 0, 1],
+                            mac: "aa:bb:cc:00:00:01", expires: 1_800_000_000, state: 2, name: "laptop")
+        var b = a
+        b.address = "192.168.1.101"
+        b.name = nil
+        b.expires = -1
+        do {
+            let store = try Store(path: tmp.db)
+            let g0 = try store.generation()
+            try store.commitLeases([a, b], removing: [])
+            #expect(try store.generation() == g0 + 1)   // one write for the batch
+            var moved = a
+            moved.expires = 1_800_003_600
+            try store.commitLeases([moved], removing: ["192.168.1.101"])
+        }
+        let store = try Store(path: tmp.db)
+        var expected = a
+        expected.expires = 1_800_003_600
+        #expect(try store.leases() == [expected])
+        #expect(try store.leases(interface: "other").isEmpty)
+    }
+
     @Test func openCreatesMissingDirectoriesAndAppliesMigrations() throws {
         let tmp = TempDir("open")
         defer { withExtendedLifetime(tmp) {} } // ARC may not end it earlier

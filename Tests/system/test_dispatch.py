@@ -3,7 +3,7 @@ import os
 
 from conftest import APPLETS
 
-UNAVAILABLE = ["dhcpd", "rad", "mdnsd", "bgpd", "apictl"]
+UNAVAILABLE = ["rad", "mdnsd", "bgpd", "apictl"]
 
 
 def test_version_and_list(dnsbox):
@@ -52,8 +52,10 @@ def test_unavailable_applets_say_so_and_fail(dnsbox):
 def test_applet_help_by_argument(dnsbox):
     r = dnsbox.run("init", "--help")
     assert r.returncode == 0 and "SIGHUP" in r.stdout
-    r = dnsbox.run("--help", "dhcpd")
+    r = dnsbox.run("--help", "rad")
     assert r.returncode == 0 and "Not yet available" in r.stdout
+    r = dnsbox.run("--help", "dhcpd")
+    assert r.returncode == 0 and "leasefile" in r.stdout
 
 
 def test_install_creates_links_that_dispatch(dnsbox, tmp_path):

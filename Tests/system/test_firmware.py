@@ -40,9 +40,9 @@ def test_version_and_symlink_dispatch(fw):
     arch, binary, _, prefix, tmp = fw
     r = run(prefix, binary, "--version")
     assert r.returncode == 0 and "firmware" in r.stdout and arch in r.stdout
-    for name in ("dhcpd", "init", "apictl"):
+    for name in ("rad", "init", "apictl"):
         (tmp / name).symlink_to(binary)
-    r = run(prefix, tmp / "dhcpd")
+    r = run(prefix, tmp / "rad")
     assert r.returncode == 69 and "not yet available" in r.stderr
     r = run(prefix, tmp / "init", "--help")
     assert r.returncode == 0 and r.stdout.startswith("Usage: init")
@@ -72,7 +72,7 @@ def test_opens_the_store(fw):
     r = run(prefix, binary, "db", "-D", db, "get", "peers", "ns1")
     assert r.returncode == 0 and r.stdout.strip() == "192.0.2.53"
     r = run(prefix, binary, "db", "-D", db, "info")
-    assert "schema_version: 2" in r.stdout and "generation: 1" in r.stdout
+    assert "schema_version: 3" in r.stdout and "generation: 1" in r.stdout
     assert run(prefix, binary, "db", "-D", db, "check").stdout.strip() == "ok"
     assert (db.parent.stat().st_mode & 0o777) == 0o750
     if shutil.which("sqlite3"):
