@@ -28,6 +28,8 @@ enum DhcpdApplet {
 
 final class DhcpServer {
     static let batchSlots = 64
+    /// How long an expired lease is kept (its client gets the address back).
+    static let retention: UInt64 = 86_400
 
     final class Interface {
         let name: String
@@ -232,7 +234,8 @@ final class DhcpServer {
         host.applyConfig = { [unowned(unsafe) self] next in self.reconfigure(next) }
         host.statusFields = { [unowned(unsafe) self] in
             var leases = 0
-            for i in self.interfaces { leases += i.engine.leases.filter { $0.state == .bound }.count }
+            let now = DhcpServer.now()
+            for i in self.interfaces { leases += i.engine.leases.filter { $0.state == .bound && $0.expires > now }.count }
             return [("interfaces", "\(self.interfaces.count)"), ("leases", "\(leases)"), ("offers", "\(self.offers)"),
                     ("acks", "\(self.acks)"), ("naks", "\(self.naks)"), ("dropped", "\(self.dropped)"),
                     ("commit_failures", "\(self.commitFailures)")]
@@ -369,7 +372,9 @@ final class DhcpServer {
         let now = DhcpServer.now()
         var removed: [String] = []
         for i in interfaces {
-            for l in i.engine.expire(now: now) where l.state != .offered {
+            // Expired leases stay a day (free for anyone, but a returning
+            // client gets its old address back), then leave the store.
+            for l in i.engine.expire(now: now, retention: DhcpServer.retention) where l.state != .offered {
                 removed.append(DHCPEngine.dotted(l.address))
             }
         }
@@ -392,8 +397,9 @@ final class DhcpServer {
         leaseFileDirty = false
         guard !leaseFile.isEmpty else { return }
         var text = ""
+        let now = DhcpServer.now()
         for i in interfaces {
-            for l in i.engine.leases.sorted(by: { $0.address < $1.address }) where l.state == .bound {
+            for l in i.engine.leases.sorted(by: { $0.address < $1.address }) where l.state == .bound && l.expires > now {
                 let expiry = l.expires == UInt64.max ? "0" : "\(l.expires)"
                 let id = l.client.first == 0xFF ? DhcpServer.macText(Array(l.client.dropFirst())) : "*"
                 text += "\(expiry) \(DhcpServer.macText(l.mac)) \(DHCPEngine.dotted(l.address)) \(l.name ?? "*") \(id)\n"

@@ -139,9 +139,12 @@ public final class DHCPEngine {
     /// Leases whose time is over (and declines whose hold ended), for
     /// cleaning: removed from memory and returned so the applet can update
     /// the store and DNS.
+    /// `retention` applies to bound leases: an expired one stays that long
+    /// (free for anyone, but its client gets it back); offers and declines go
+    /// as soon as they end.
     public func expire(now: UInt64, retention: UInt64 = 0) -> [DHCPLease] {
         var gone: [DHCPLease] = []
-        for (a, l) in byAddress where l.expires != UInt64.max && l.expires &+ retention <= now {
+        for (a, l) in byAddress where l.expires != UInt64.max && l.expires &+ (l.state == .bound ? retention : 0) <= now {
             gone.append(l)
             drop(a)
         }

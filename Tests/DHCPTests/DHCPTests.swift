@@ -237,6 +237,10 @@ func client(_ type: DHCPMessageType, mac: UInt8 = 1, xid: UInt32 = 7, options: [
         // Same client id from another NIC: same lease.
         let b = try #require(e.handle(client(.discover, mac: 9, options: [(DHCPOption.clientID, id)]), now: 2).reply).yiaddr
         #expect(a == b)
-        #expect(e.expire(now: 10_000).count == 1 && e.leases.isEmpty)
+        // Expired but retained: the client gets its address back.
+        #expect(e.expire(now: 10_000, retention: 86_400).isEmpty)
+        let back = try #require(e.handle(client(.discover, mac: 9, options: [(DHCPOption.clientID, id)]), now: 10_001).reply).yiaddr
+        #expect(back == a)
+        #expect(e.expire(now: 200_000, retention: 86_400).count == 1 && e.leases.isEmpty)
     }
 }
