@@ -304,9 +304,12 @@ final class DhcpServer {
             let o = i.engine.handle(m, now: now)
             for l in o.upserts where l.state != .offered { upserts.append(DhcpServer.stored(l, interface: i.name)) }
             for a in o.removed { removed.append(DHCPEngine.dotted(a)) }
-            let type = m.messageType.map { "\($0)" } ?? "?"
-            log.info("DHCP\(type)", [("interface", i.name), ("mac", DhcpServer.macText(m.hardwareAddress)),
-                                     ("result", o.note)])
+            if log.level <= .info {
+                // One line per packet, as dnsmasq logs (built only when it is written).
+                let type = m.messageType.map { "\($0)" } ?? "?"
+                log.info("DHCP\(type)", [("interface", i.name), ("mac", DhcpServer.macText(m.hardwareAddress)),
+                                         ("result", o.note)])
+            }
             if o.reply == nil && o.note.hasPrefix("no free address") {
                 log.warn("pool exhausted", [("interface", i.name), ("mac", DhcpServer.macText(m.hardwareAddress))])
             }

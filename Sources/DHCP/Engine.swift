@@ -110,13 +110,20 @@ public final class DHCPEngine {
     public private(set) var byAddress: [UInt32: DHCPLease] = [:]
     var byClient: [[UInt8]: UInt32] = [:]
 
+    /// Option 119 of the pool, encoded once.
+    private var searchBytes: [UInt8]?
+
     public init(pool: DHCPPool, leases: [DHCPLease] = []) {
         self.pool = pool
+        searchBytes = pool.search.isEmpty ? nil : DHCPNames.searchList(pool.search)
         for l in leases { put(l) }
     }
 
     /// A new config for the same interface: leases stay.
-    public func reconfigure(_ p: DHCPPool) { pool = p }
+    public func reconfigure(_ p: DHCPPool) {
+        pool = p
+        searchBytes = p.search.isEmpty ? nil : DHCPNames.searchList(p.search)
+    }
 
     public var leases: [DHCPLease] { Array(byAddress.values) }
 
@@ -377,7 +384,7 @@ public final class DHCPEngine {
         let dns = pool.dns.isEmpty ? [pool.serverAddress] : pool.dns
         r.set(DHCPOption.dnsServers, dns.flatMap { DHCPMessage.addressBytes($0) })
         if let d = pool.domain { r.set(DHCPOption.domainName, Array(d.utf8)) }
-        if !pool.search.isEmpty, let s = DHCPNames.searchList(pool.search) { r.set(DHCPOption.domainSearch, s) }
+        if let s = searchBytes { r.set(DHCPOption.domainSearch, s) }
         if type != .nak, let n = name(m), m.option(DHCPOption.hostName) != nil || reservation(for: m)?.name != nil {
             r.set(DHCPOption.hostName, Array(n.utf8))
         }
