@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # `make bench`: dnsbox dnsd against NSD and Knot on loopback (authoritative,
 # scripts/bench/bench.py), then as a caching forwarder against unbound and
-# dnsmasq (scripts/bench/bench_forward.py). Each prints a table (medians) and
-# the issue's target ratios, and writes them to .build/bench/
+# dnsmasq (scripts/bench/bench_forward.py), then dnsbox dhcpd against Kea and
+# dnsmasq driven by perfdhcp between two network namespaces
+# (scripts/bench/bench_dhcp.py). Each prints a table (medians) and the
+# issue's target ratios, and writes them to .build/bench/
 # (bench-STAMP.txt/.json, latest.txt; forward-STAMP.txt/.json,
-# latest-forward.txt). Skips, saying why, what cannot run: not root, or
-# nsd/knotd/unbound/dnsmasq/dnsperf/taskset missing.
+# latest-forward.txt; dhcp-STAMP.txt/.json, latest-dhcp.txt). Skips, saying
+# why, what cannot run: not root, or nsd/knotd/unbound/dnsmasq/dnsperf/
+# kea-dhcp4/perfdhcp/ip/taskset missing.
 #
-# Knobs (defaults = the full run on 2 CPUs: about 8 min authoritative, 7 forwarder):
-#   BENCH_ONLY=auth|forward (default: both, authoritative first)
+# Knobs (defaults = the full run on 2 CPUs: about 8 min authoritative, 7 forwarder,
+# 8-9 DHCP):
+#   BENCH_ONLY=auth|forward|dhcp (default: all three, in that order)
 #   BENCH_RUNS=3 BENCH_SECONDS=20 (fixed load, -l) BENCH_QPS=50000 (-Q)
 #   BENCH_MAX_SECONDS=10 (unthrottled) BENCH_CLIENTS=4 BENCH_OUTSTANDING=200
 #   BENCH_SERVERS=dnsbox,nsd,knot BENCH_CALLGRIND=dnsbox,nsd,knot ('' = none,
@@ -20,11 +24,18 @@
 #     BENCH_MISS_QPS=5000 BENCH_MISS_QUERIES=BENCH_CACHE_SIZE-1000-names
 #     BENCH_WARM_QPS=2000 BENCH_UPSTREAM_CPU=BENCH_CLIENT_CPU
 #     BENCH_FORWARD_PORT=BENCH_PORT+20
+#   DHCP: BENCH_DHCP_SERVERS=dnsbox,kea,dnsmasq BENCH_DHCP_SECONDS=15 (per rate step)
+#     BENCH_DHCP_RATES=250,500,1000,2000,4000,6000,8000,10000,12000,14000,16000,20000,24000
+#     BENCH_DHCP_REFINE=2 (bisection steps after the first failure) BENCH_DHCP_RUNS=1
+#     BENCH_DHCP_DROP_PCT=1 BENCH_DHCP_CLIENTS=50000 (-R) BENCH_DHCP_PREFILLED=1
+#     BENCH_DHCP_THREADS=single (perfdhcp -g) BENCH_DHCP_WAIT_US=250000 (perfdhcp -W)
+#     BENCH_DHCP_CLIENT_BUF_DROPS=1 (0: replies lost in perfdhcp's socket buffer do not fail a step)
+#     BENCH_DHCP_NS=dnsbox-bench-dhcp (namespaces NAME-s, NAME-c)
 #   DNSBOX_BIN=out/x86_64/dnsbox: the shipped build (static musl, Embedded Swift),
 #     rebuilt with `make firmware ARCH=x86_64` when a source is newer; set
 #     DNSBOX_BIN=.build/release/dnsbox to measure the host build instead (an
 #     existing DNSBOX_BIN is used as it is, never rebuilt).
-# Quick: BENCH_RUNS=1 BENCH_SECONDS=5 BENCH_MAX_SECONDS=3 BENCH_CG_QUERIES=5000 make bench
+# Quick: BENCH_RUNS=1 BENCH_SECONDS=5 BENCH_MAX_SECONDS=3 BENCH_CG_QUERIES=5000 BENCH_DHCP_SECONDS=5 make bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,11 +43,11 @@ skip() { echo "bench: skipped: $*" >&2; exit 0; }
 
 only=${BENCH_ONLY:-}
 case "$only" in
-  ""|auth|forward) ;;
-  *) echo "bench: BENCH_ONLY=$only: expected auth or forward (or unset: both)" >&2; exit 2 ;;
+  ""|auth|forward|dhcp) ;;
+  *) echo "bench: BENCH_ONLY=$only: expected auth, forward or dhcp (or unset: all three)" >&2; exit 2 ;;
 esac
 
-[ "$(id -u)" = 0 ] || skip "needs root (nsd, knot, unbound, dnsmasq and dnsperf come from apt via scripts/setup.sh; the servers run as root, without chroot or user switch)"
+[ "$(id -u)" = 0 ] || skip "needs root (nsd, knot, unbound, dnsmasq, kea, dnsperf and perfdhcp come from apt via scripts/setup.sh; the servers run as root, without chroot or user switch; the DHCP bench creates network namespaces)"
 missing() {
   local m=() t
   for t in "$@"; do
@@ -44,20 +55,25 @@ missing() {
   done
   echo "${m[*]}"
 }
-run_auth= run_forward= why=()
-if [ "$only" != forward ]; then
+run_auth= run_forward= run_dhcp= why=()
+if [ -z "$only" ] || [ "$only" = auth ]; then
   m=$(missing nsd knotd dnsperf taskset python3)
   if [ -z "$m" ]; then run_auth=1
   else why+=("authoritative bench: missing $m (apt-get install nsd knot dnsperf util-linux, or run scripts/setup.sh)"); fi
 fi
-if [ "$only" != auth ]; then
+if [ -z "$only" ] || [ "$only" = forward ]; then
   m=$(missing nsd unbound dnsmasq dnsperf taskset python3)
   if [ -z "$m" ]; then run_forward=1
   else why+=("forwarder bench: missing $m (apt-get install nsd unbound dnsmasq-base dnsperf util-linux, or run scripts/setup.sh)"); fi
 fi
-[ -n "$run_auth$run_forward" ] || skip "${why[*]}"
+if [ -z "$only" ] || [ "$only" = dhcp ]; then
+  m=$(missing kea-dhcp4 perfdhcp dnsmasq ip taskset python3)
+  if [ -z "$m" ]; then run_dhcp=1
+  else why+=("DHCP bench: missing $m (apt-get install kea-dhcp4-server kea-admin dnsmasq-base iproute2 util-linux, or run scripts/setup.sh)"); fi
+fi
+[ -n "$run_auth$run_forward$run_dhcp" ] || skip "${why[*]}"
 for w in ${why[@]+"${why[@]}"}; do echo "bench: skipped: $w" >&2; done
-if [ -n "${BENCH_CALLGRIND-dnsbox,nsd,knot}" ] && ! command -v valgrind >/dev/null 2>&1; then
+if [ -n "$run_auth$run_forward" ] && [ -n "${BENCH_CALLGRIND-dnsbox,nsd,knot}" ] && ! command -v valgrind >/dev/null 2>&1; then
   echo "bench: valgrind missing: no callgrind instruction counts" >&2
   export BENCH_CALLGRIND=
 fi
@@ -85,5 +101,9 @@ if [ -n "$run_auth" ]; then
 fi
 if [ -n "$run_forward" ]; then
   python3 scripts/bench/bench_forward.py || status=$?
+  [ "$status" != 130 ] || exit 130
+fi
+if [ -n "$run_dhcp" ]; then
+  python3 scripts/bench/bench_dhcp.py || status=$?
 fi
 exit "$status"

@@ -16,6 +16,8 @@ APT_PKGS=(
   bind9-utils knot knot-dnsutils knot-dnssecutils
   # benchmark peers and load generator (make bench)
   nsd dnsperf
+  # DHCP bench peer and load generator (kea-admin brings perfdhcp)
+  kea-dhcp4-server kea-admin
   # forwarding peers: upstream in system tests, cache-hit rivals in make bench
   unbound dnsmasq-base
   # DHCP clients for dhcpd system tests

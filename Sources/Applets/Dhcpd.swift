@@ -10,9 +10,10 @@ import Sys
 /// - One socket per interface on 0.0.0.0:67, bound to the interface
 ///   (SO_BINDTODEVICE), broadcast allowed. The pool is the interface's IPv4
 ///   subnet from netlink: `start` and `limit` are offsets into it, as OpenWrt.
-/// - Packets are taken in batches (recvmmsg). Every lease a batch changes is
-///   committed to the store in one transaction (group commit) before any of
-///   its replies is sent, so an acknowledged lease survives kill -9.
+/// - Packets are taken in batches (recvmmsg), as many as are queued. Every
+///   lease they change is committed to the store in one transaction (group
+///   commit) before any ACK is sent, so an acknowledged lease survives
+///   kill -9; OFFERs and NAKs, which promise nothing, go out at once.
 /// - Replies go to the relay (giaddr:67), to the client's address (renewing),
 ///   or are broadcast on the interface (clients without an address).
 /// - A dnsmasq-format lease file is rewritten at most once a second.
@@ -28,6 +29,8 @@ enum DhcpdApplet {
 
 final class DhcpServer {
     static let batchSlots = 64
+    /// Packets whose lease changes share one commit, at most.
+    static let maxPerCommit = 1024
     /// How long an expired lease is kept (its client gets the address back).
     static let retention: UInt64 = 86_400
 
@@ -273,47 +276,25 @@ final class DhcpServer {
 
     // MARK: packets
 
+    /// Takes everything queued on the socket (up to `maxPerCommit`
+    /// packets, several recvmmsg batches), answers what needs no commit at
+    /// once (OFFER, NAK, INFORM), commits every lease change of the lot in
+    /// one transaction, then sends the replies that waited for it (ACK).
+    /// The longer the commit takes, the more packets the next round
+    /// shares it with: group commit that grows with the load.
     private func receive(_ i: Interface) {
-        while true {
-            let n: Int
-            do throws(SysError) { n = try i.batch.receive(on: i.socket) } catch { return }
-            if n == 0 { return }
-            handleBatch(i, n)
-            if n < i.batch.slots { return }
-        }
-    }
-
-    /// Decides every packet of the batch, commits their leases in one
-    /// transaction, then sends the replies.
-    private func handleBatch(_ i: Interface, _ n: Int) {
         let now = DhcpServer.now()
-        var outcomes: [(DHCPMessage, DHCPOutcome)] = []
+        var waiting: [(DHCPMessage, DHCPOutcome)] = []
         var upserts: [StoredLease] = []
         var removed: [String] = []
-        for k in 0..<n {
-            let slot = i.batch.buffer(k)
-            let bytes = Array(UnsafeRawBufferPointer(start: slot.baseAddress, count: i.batch.length(k)))
-            let m: DHCPMessage
-            do throws(DHCPError) { m = try DHCPMessage.decode(bytes) } catch {
-                dropped &+= 1
-                log.info("dropped a malformed packet", [("interface", i.name), ("from", i.batch.peer(k).description),
-                                                          ("reason", error.description)])
-                continue
-            }
-            guard m.op == 1 else { continue }
-            let o = i.engine.handle(m, now: now)
-            for l in o.upserts where l.state != .offered { upserts.append(DhcpServer.stored(l, interface: i.name)) }
-            for a in o.removed { removed.append(DHCPEngine.dotted(a)) }
-            if log.level <= .info {
-                // One line per packet, as dnsmasq logs (built only when it is written).
-                let type = m.messageType.map { "\($0)" } ?? "?"
-                log.info("DHCP\(type)", [("interface", i.name), ("mac", DhcpServer.macText(m.hardwareAddress)),
-                                         ("result", o.note)])
-            }
-            if o.reply == nil && o.note.hasPrefix("no free address") {
-                log.warn("pool exhausted", [("interface", i.name), ("mac", DhcpServer.macText(m.hardwareAddress))])
-            }
-            outcomes.append((m, o))
+        var taken = 0
+        while taken < DhcpServer.maxPerCommit {
+            let n: Int
+            do throws(SysError) { n = try i.batch.receive(on: i.socket) } catch { break }
+            if n == 0 { break }
+            taken += n
+            handleBatch(i, n, now, &waiting, &upserts, &removed)
+            if n < i.batch.slots { break }
         }
         if !upserts.isEmpty || !removed.isEmpty {
             do throws(StoreError) {
@@ -327,16 +308,57 @@ final class DhcpServer {
                 return
             }
         }
-        for (m, o) in outcomes {
-            guard let r = o.reply else { continue }
-            switch r.messageType {
-            case .offer?: offers &+= 1
-            case .ack?: acks &+= 1
-            case .nak?: naks &+= 1
-            default: break
+        for (m, o) in waiting { reply(i, m, o) }
+    }
+
+    /// Decides every packet of one recvmmsg batch. Replies that grant or
+    /// change a lease wait in `waiting` for the commit; the others go now.
+    private func handleBatch(_ i: Interface, _ n: Int, _ now: UInt64, _ waiting: inout [(DHCPMessage, DHCPOutcome)],
+                             _ upserts: inout [StoredLease], _ removed: inout [String]) {
+        for k in 0..<n {
+            let slot = i.batch.buffer(k)
+            let bytes = Array(UnsafeRawBufferPointer(start: slot.baseAddress, count: i.batch.length(k)))
+            let m: DHCPMessage
+            do throws(DHCPError) { m = try DHCPMessage.decode(bytes) } catch {
+                dropped &+= 1
+                log.info("dropped a malformed packet", [("interface", i.name), ("from", i.batch.peer(k).description),
+                                                          ("reason", error.description)])
+                continue
             }
-            send(i, r, o.destination, maxSize: m.maxMessageSize)
+            guard m.op == 1 else { continue }
+            let o = i.engine.handle(m, now: now)
+            var durable = !o.removed.isEmpty
+            for l in o.upserts where l.state != .offered {
+                upserts.append(DhcpServer.stored(l, interface: i.name))
+                durable = true
+            }
+            for a in o.removed { removed.append(DHCPEngine.dotted(a)) }
+            if log.level <= .info {
+                // One line per packet, as dnsmasq logs (built only when it is written).
+                let type = m.messageType.map { "\($0)" } ?? "?"
+                log.info("DHCP\(type)", [("interface", i.name), ("mac", DhcpServer.macText(m.hardwareAddress)),
+                                         ("result", o.note)])
+            }
+            if o.reply == nil && o.note.hasPrefix("no free address") {
+                log.warn("pool exhausted", [("interface", i.name), ("mac", DhcpServer.macText(m.hardwareAddress))])
+            }
+            if durable {
+                waiting.append((m, o))
+            } else {
+                reply(i, m, o)
+            }
         }
+    }
+
+    private func reply(_ i: Interface, _ m: DHCPMessage, _ o: DHCPOutcome) {
+        guard let r = o.reply else { return }
+        switch r.messageType {
+        case .offer?: offers &+= 1
+        case .ack?: acks &+= 1
+        case .nak?: naks &+= 1
+        default: break
+        }
+        send(i, r, o.destination, maxSize: m.maxMessageSize)
     }
 
     private func send(_ i: Interface, _ r: DHCPMessage, _ d: DHCPOutcome.Destination, maxSize: Int) {
@@ -402,7 +424,7 @@ final class DhcpServer {
         var text = ""
         let now = DhcpServer.now()
         for i in interfaces {
-            for l in i.engine.leases.sorted(by: { $0.address < $1.address }) where l.state == .bound && l.expires > now {
+            for l in i.engine.leases where l.state == .bound && l.expires > now {
                 let expiry = l.expires == UInt64.max ? "0" : "\(l.expires)"
                 let id = l.client.first == 0xFF ? DhcpServer.macText(Array(l.client.dropFirst())) : "*"
                 text += "\(expiry) \(DhcpServer.macText(l.mac)) \(DHCPEngine.dotted(l.address)) \(l.name ?? "*") \(id)\n"
