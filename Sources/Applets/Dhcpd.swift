@@ -231,7 +231,7 @@ final class DhcpServer {
                                  ("pool", "\(DHCPEngine.dotted(pool.first))+\(pool.count)"),
                                  ("leases", "\(leases.count)")])
         }
-        if interfaces.isEmpty { log.warn("no interface to serve; waiting for a reload") }
+        if interfaces.isEmpty { log.warn("no interface to serve (a restart picks up new ones)") }
         leaseFile = c.sections(ofType: "dhcp").compactMap { $0.option("leasefile")?.values.first }.first ?? "/tmp/dhcp.leases"
         host.loop.schedule(after: 1000, repeating: true) { [unowned(unsafe) self] in self.tick() }
         host.applyConfig = { [unowned(unsafe) self] next in self.reconfigure(next) }
@@ -250,16 +250,19 @@ final class DhcpServer {
     /// A reload changes the pools' options and reservations; a new or
     /// removed interface needs a restart.
     private func reconfigure(_ c: Config) -> String? {
+        // All pools first: one bad section keeps every interface on its old pool.
+        var next: [(Interface, DHCPPool)] = []
         for i in interfaces {
             guard let s = c.sections(ofType: "dhcp").first(where: { $0.option("interface")?.values.first == i.name }) else {
                 log.warn("dhcp \(i.name) was removed; it stops after a restart")
                 continue
             }
             switch DhcpServer.pool(s, c, address: i.engine.pool.serverAddress, prefix: i.engine.pool.prefixLength) {
-            case .success(let p): i.engine.reconfigure(p)
+            case .success(let p): next.append((i, p))
             case .failure(let e): return e.message
             }
         }
+        for (i, p) in next { i.engine.reconfigure(p) }
         return nil
     }
 
