@@ -90,17 +90,6 @@ final class DhcpServer {
         return out
     }
 
-    static func macText(_ m: [UInt8]) -> String {
-        let digits: [Character] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "b", "c", "d", "e", "f"]
-        var s = ""
-        for (i, b) in m.enumerated() {
-            if i > 0 { s.append(":") }
-            s.append(digits[Int(b >> 4)])
-            s.append(digits[Int(b & 15)])
-        }
-        return s
-    }
-
     /// `list option 'CODE,VALUE'`: addresses when every part is one, else text.
     static func extraOption(_ text: String) -> (code: UInt8, value: [UInt8])? {
         let parts = text.split(separator: ",", maxSplits: 1, omittingEmptySubsequences: false)
@@ -273,7 +262,7 @@ final class DhcpServer {
     }
 
     static func stored(_ l: DHCPLease, interface: String) -> StoredLease {
-        StoredLease(address: DHCPEngine.dotted(l.address), interface: interface, client: l.client, mac: macText(l.mac),
+        StoredLease(address: DHCPEngine.dotted(l.address), interface: interface, client: l.client, mac: IfacesCommand.macString(l.mac),
                     expires: l.expires == UInt64.max ? -1 : Int64(l.expires), state: Int(l.state.rawValue), name: l.name)
     }
 
@@ -339,11 +328,11 @@ final class DhcpServer {
             if log.level <= .info {
                 // One line per packet, as dnsmasq logs (built only when it is written).
                 let type = m.messageType.map { "\($0)" } ?? "?"
-                log.info("DHCP\(type)", [("interface", i.name), ("mac", DhcpServer.macText(m.hardwareAddress)),
+                log.info("DHCP\(type)", [("interface", i.name), ("mac", IfacesCommand.macString(m.hardwareAddress)),
                                          ("result", o.note)])
             }
             if o.reply == nil && o.note.hasPrefix("no free address") {
-                log.warn("pool exhausted", [("interface", i.name), ("mac", DhcpServer.macText(m.hardwareAddress))])
+                log.warn("pool exhausted", [("interface", i.name), ("mac", IfacesCommand.macString(m.hardwareAddress))])
             }
             if durable {
                 waiting.append((m, o))
@@ -429,8 +418,8 @@ final class DhcpServer {
         for i in interfaces {
             for l in i.engine.leases where l.state == .bound && l.expires > now {
                 let expiry = l.expires == UInt64.max ? "0" : "\(l.expires)"
-                let id = l.client.first == 0xFF ? DhcpServer.macText(Array(l.client.dropFirst())) : "*"
-                text += "\(expiry) \(DhcpServer.macText(l.mac)) \(DHCPEngine.dotted(l.address)) \(l.name ?? "*") \(id)\n"
+                let id = l.client.first == 0xFF ? IfacesCommand.macString(Array(l.client.dropFirst())) : "*"
+                text += "\(expiry) \(IfacesCommand.macString(l.mac)) \(DHCPEngine.dotted(l.address)) \(l.name ?? "*") \(id)\n"
             }
         }
         do throws(SysError) { try FileSystem.writeFileAtomically(leaseFile, Array(text.utf8)) } catch {

@@ -63,6 +63,19 @@ public final class Answerer {
             h.rcode = RCode.formErr.headerBits
             return headerOnly(h, into: out)
         }
+        return respond(q, into: out, udp: udp)
+    }
+
+    /// `respond(to:into:udp:)` for a query the caller already parsed (the
+    /// forwarding front end parses once and routes). Hot-path safe.
+    public func respond(_ q: Query, into out: UnsafeMutableRawBufferPointer, udp: Bool) -> Int {
+        let qh = q.header
+        if qh.qr { return 0 }
+        var h = Header(id: qh.id)
+        h.qr = true
+        h.opcode = qh.opcode
+        h.rd = qh.rd
+        h.cd = qh.cd
         let limit = udp ? q.maxUDPResponse : 65535
         do throws(DNSError) {
             var w = try MessageWriter(buffer: out, capacity: limit, header: h)

@@ -219,7 +219,7 @@ public struct NameView {
 
 /// ASCII lowercase of one byte; other bytes unchanged (RFC 4343 §3).
 @inlinable @inline(__always)
-func asciiLower(_ b: UInt8) -> UInt8 { (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b }
+public func asciiLower(_ b: UInt8) -> UInt8 { (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b }
 
 /// FNV-1a (64-bit) over lowercased uncompressed wire bytes: the shared name
 /// hash of `NameView` and `DomainName`, stable across processes (no seed).

@@ -111,16 +111,12 @@ public final class Cache {
         var usedStale = false
         while hop < Cache.maxChain {
             let nameHash = hop == 0 ? (firstHash ?? cur.caseInsensitiveHash) : cur.caseInsensitiveHash
-            // The RRset itself.
-            var r = lookup(cur, nameHash, type.rawValue, wanted: Cache.positive, hop: hop, now: now, stale: stale,
-                           scratch: nil, &w)
+            // The RRset itself, or NODATA for the type (one entry key).
+            var r = lookup(cur, nameHash, type.rawValue, wanted: Cache.positive, orAlso: Cache.nodata, hop: hop,
+                           now: now, stale: stale, scratch: nil, &w)
             if r.found { return finish(.noError, usedStale || r.stale, &w) }
             if r.failed { return .truncated(.noError) }
-            // A negative answer for the type or the whole name.
-            r = lookup(cur, nameHash, type.rawValue, wanted: Cache.nodata, hop: hop, now: now, stale: stale,
-                       scratch: nil, &w)
-            if r.found { return finish(.noError, usedStale || r.stale, &w) }
-            if r.failed { return .truncated(.noError) }
+            // NXDOMAIN covers every type of the name.
             r = lookup(cur, nameHash, 0, wanted: Cache.nxdomain, hop: hop, now: now, stale: stale, scratch: nil, &w)
             if r.found { return finish(.nxDomain, usedStale || r.stale, &w) }
             if r.failed { return .truncated(.nxDomain) }
@@ -152,14 +148,17 @@ public final class Cache {
 
     /// Looks one entry up and writes it. For a CNAME (`scratch` non-nil)
     /// the target name is copied to `scratch`.
-    func lookup(_ name: NameView, _ nameHash: UInt64, _ type: UInt16, wanted: UInt8, hop: Int, now: UInt32,
-                stale: Bool, scratch: UnsafeMutableRawBufferPointer?, _ w: inout MessageWriter) -> Found {
+    func lookup(_ name: NameView, _ nameHash: UInt64, _ type: UInt16, wanted: UInt8, orAlso: UInt8 = Cache.free,
+                hop: Int, now: UInt32, stale: Bool, scratch: UnsafeMutableRawBufferPointer?,
+                _ w: inout MessageWriter) -> Found {
         let k = Cache.key(nameHash, type)
         let s = shard(k)
         s.lock.acquire()
         defer { s.lock.release() }
         let e = s.find(k, name, type)
-        guard e >= 0, s.kind[e] == wanted else { return Found() }
+        guard e >= 0 else { return Found() }
+        let kind = s.kind[e]
+        guard kind == wanted || (orAlso != Cache.free && kind == orAlso) else { return Found() }
         let exp = s.expires[e]
         var ttl: UInt32
         var isStale = false
@@ -173,7 +172,7 @@ public final class Cache {
         s.referenced[e] = true
         var ok = true
         s.data[e].withUnsafeBytes { d in
-            ok = Cache.write(d, kind: wanted, type: RRType(type), ttl: ttl, hop: hop, name: name,
+            ok = Cache.write(d, kind: kind, type: RRType(type), ttl: ttl, hop: hop, name: name,
                              scratch: scratch, &w)
         }
         var f = Found()
@@ -391,7 +390,7 @@ final class CacheShard {
                 guard p < 1 &+ len, Int(d[p]) == label.count else { return false }
                 p &+= 1
                 for b in label {
-                    guard lower(d[p]) == lower(b) else { return false }
+                    guard asciiLower(d[p]) == asciiLower(b) else { return false }
                     p &+= 1
                 }
             }
@@ -484,6 +483,3 @@ final class CacheShard {
         }
     }
 }
-
-@inline(__always)
-func lower(_ b: UInt8) -> UInt8 { (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b }

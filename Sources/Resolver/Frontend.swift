@@ -173,7 +173,7 @@ public final class Frontend {
         let t = q.question.type.rawValue
         guard !q.header.qr, q.header.opcode == .query, !q.needsBadVers, q.question.rrClass == .in,
               t < 128 || t > 254 || t == 255
-        else { return reply(answerer.respond(to: query, into: out, udp: udp), out, local) }
+        else { return reply(answerer.respond(q, into: out, udp: udp), out, local) }
         let name = q.question.name
         let hashes = SuffixHashes(name)
         let authLabels = answerer.snapshot.enclosingZoneLabels(name, hashes: hashes)
@@ -183,8 +183,8 @@ public final class Frontend {
             if fw.groups[g].fallbackLocal { return .forward(g) }
             return fromCache(q, group: g, nameHash: hashes.hash(droppingLabels: 0), into: out, udp: udp, now: now, local)
         }
-        if authLabels >= 0 { return reply(answerer.respond(to: query, into: out, udp: udp), out, local) }
-        guard let d = fw.defaultGroup else { return reply(answerer.respond(to: query, into: out, udp: udp), out, local) }
+        if authLabels >= 0 { return reply(answerer.respond(q, into: out, udp: udp), out, local) }
+        guard let d = fw.defaultGroup else { return reply(answerer.respond(q, into: out, udp: udp), out, local) }
         guard fw.allow.contains(peer) else { return refuse(q, into: out, udp: udp, local) }
         return fromCache(q, group: d, nameHash: hashes.hash(droppingLabels: 0), into: out, udp: udp, now: now, local)
     }
@@ -234,15 +234,22 @@ public final class Frontend {
                 w.header.tc = true
             }
             w.release()
-            if q.edns != nil {
-                try w.writeOPT(payloadSize: Answerer.payloadSize, rcode: rcode, dnssecOK: false)
-            } else {
-                w.header.rcode = rcode.headerBits
-            }
-            return w.finish()
+            return try Frontend.finishResponse(&w, q, rcode: rcode)
         } catch {
             return nil
         }
+    }
+
+    /// Ends a response: our OPT when the client sent one (it carries the
+    /// RCODE's upper bits), else the RCODE in the header.
+    @inline(__always)
+    static func finishResponse(_ w: inout MessageWriter, _ q: Query, rcode: RCode) throws(DNSError) -> Int {
+        if q.edns != nil {
+            try w.writeOPT(payloadSize: Answerer.payloadSize, rcode: rcode, dnssecOK: false)
+        } else {
+            w.header.rcode = rcode.headerBits
+        }
+        return w.finish()
     }
 
     /// A writer holding the response header (the query's ID, RD and CD;
@@ -265,12 +272,7 @@ public final class Frontend {
                                       udp: Bool, ra: Bool = true) -> Int {
         do throws(DNSError) {
             var w = try startResponse(q, into: out, udp: udp, ra: ra)
-            if q.edns != nil {
-                try w.writeOPT(payloadSize: Answerer.payloadSize, rcode: rcode, dnssecOK: false)
-            } else {
-                w.header.rcode = rcode.headerBits
-            }
-            return w.finish()
+            return try finishResponse(&w, q, rcode: rcode)
         } catch {
             return 0
         }

@@ -40,26 +40,11 @@ public enum UpstreamQuery {
             let h = p.header
             guard h.qr, h.id == id, h.opcode == .query, h.qdCount == 1, let q = try p.nextQuestion() else { return false }
             guard q.type == type, q.rrClass == rrClass else { return false }
-            return nameEquals(q.name, nameWire)
+            return q.name.equals(try DomainName(wire: nameWire))
         } catch {
             return false
         }
     }
-}
-
-/// Case-insensitive comparison of a borrowed name with a wire-form name.
-func nameEquals(_ v: NameView, _ wire: [UInt8]) -> Bool {
-    guard v.wireLength == wire.count else { return false }
-    var p = 0
-    for label in v.labels {
-        guard p < wire.count, Int(wire[p]) == label.count else { return false }
-        p += 1
-        for b in label {
-            guard p < wire.count, lower(wire[p]) == lower(b) else { return false }
-            p += 1
-        }
-    }
-    return p == wire.count - 1 && wire[p] == 0
 }
 
 /// An RRset copied out of a reply: owner as received, RDATA uncompressed.
@@ -123,12 +108,13 @@ public struct CacheableReply {
             out.rcode = RCode(header: h.rcode, extended: ext)
             guard out.rcode == .noError || out.rcode == .nxDomain else { return nil }
             var cur = name
+            var curName = try DomainName(wire: name)
             var hops = 0
             var final = false
             while hops < 8 {
                 var set = CopiedRRset(owner: [], type: type, ttl: UInt32.max, rdatas: [])
                 var cname: CopiedRRset? = nil
-                for rr in answers where nameEquals(rr.owner, cur) {
+                for rr in answers where rr.owner.equals(curName) {
                     if rr.type == type {
                         if set.owner.isEmpty { set.owner = rr.owner.domainName.wire }
                         set.ttl = min(set.ttl, rr.ttl)
@@ -147,6 +133,7 @@ public struct CacheableReply {
                 guard let c = cname, type != .cname else { break }
                 out.chain.append(c)
                 cur = c.rdatas[0]
+                curName = try DomainName(wire: cur)
                 hops += 1
             }
             if !final {

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from test_dnsd import section as dig_section
 from conftest import exec_prefix, need_root, need_tool, wait_for
 
 # ---- helpers ----------------------------------------------------------------
@@ -57,16 +58,7 @@ class Reply:
         self.authority = self.section("AUTHORITY")
 
     def section(self, name: str) -> list[str]:
-        lines, on = [], False
-        for line in self.out.splitlines():
-            if line.startswith(f";; {name} SECTION"):
-                on = True
-                continue
-            if on:
-                if not line.strip():
-                    break
-                lines.append(" ".join(line.split()))
-        return lines
+        return dig_section(self.out, name)
 
     def ttls(self, sec: str = "answer") -> list[int]:
         return [int(rr.split()[1]) for rr in getattr(self, sec)]
