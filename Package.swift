@@ -39,8 +39,12 @@ let package = Package(
         .target(name: "DHCP"),
         // SQLite state store.
         .target(name: "Store", dependencies: ["Sys", "CShim"]),
+        // HTTP/1.1 request parsing, responses and JSON for the API. Pure: no I/O.
+        .target(name: "HTTP"),
+        // The API's handlers: request in, response out (the store is its only I/O).
+        .target(name: "API", dependencies: ["HTTP", "Store", "Config", "DNS", "Zone", "Sys"]),
         // Applet table, dispatch, init and the CLI commands.
-        .target(name: "Applets", dependencies: ["Sys", "Runtime", "Config", "Store", "DNS", "Zone", "Authority", "Resolver", "DHCP"]),
+        .target(name: "Applets", dependencies: ["Sys", "Runtime", "Config", "Store", "DNS", "Zone", "Authority", "Resolver", "DHCP", "HTTP", "API"]),
         .executableTarget(name: "dnsbox", dependencies: ["Applets"]),
 
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
@@ -49,6 +53,7 @@ let package = Package(
         .testTarget(name: "AuthorityTests", dependencies: ["Authority", "DNS", "Zone", "AllocCounter"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Sys"]),
         .testTarget(name: "DHCPTests", dependencies: ["DHCP"]),
+        .testTarget(name: "APITests", dependencies: ["API", "HTTP", "Store", "Config", "Sys"]),
         .testTarget(name: "ResolverTests", dependencies: ["Resolver", "Authority", "DNS", "Zone", "Sys", "AllocCounter"]),
         // Test-only malloc interposer: proves hot paths allocate nothing.
         .target(name: "AllocCounter", path: "Tests/AllocCounter"),

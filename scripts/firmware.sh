@@ -17,7 +17,7 @@ case "$ARCH" in
 esac
 
 # Product modules in dependency order. Keep in sync with Package.swift.
-MODULES=(Config DNS Zone Authority Sys Runtime Store Resolver DHCP Applets dnsbox)
+MODULES=(Config DNS Zone Authority Sys Runtime Store Resolver DHCP HTTP API Applets dnsbox)
 FAST_MODULES=${FAST_MODULES-DNS Authority Resolver}
 
 SWIFTC=$(command -v swiftc)

@@ -73,8 +73,22 @@ public enum Applets {
                usage: "bgpd [-c FILE]", section: "bgpd", available: false, hidden: false,
                capabilities: [.netBindService, .netAdmin], run: { _ in notYet("bgpd") }),
         Applet(name: "apictl", summary: "HTTP API server (serve), CGI handler, and its command-line client",
-               usage: "apictl [-c FILE] serve | COMMAND ...", section: "api", available: false, hidden: false,
-               capabilities: [.netBindService], run: { _ in notYet("apictl") }),
+               usage: """
+               apictl [-c FILE] serve | COMMAND ...
+                 serve: the HTTP/1.1 API on `listen` (default 127.0.0.1:8080):
+                 dynresolve-compatible /v1/services and /v1/state, zones and
+                 records under /api/v1/zones, /api/v1/health, /api/v1/leases,
+                 /metrics (Prometheus). Every request needs Authorization:
+                 Bearer TOKEN. Writes are committed to the store before they
+                 are answered and dnsd serves them by then.
+                 Under a web server (GATEWAY_INTERFACE set) it answers one
+                 request as a CGI program; the config comes from $DNSBOX_CONFIG.
+                 Client: services [ZONE], set|add|remove NAME ADDRESS...,
+                 delete NAME, zones, leases, health, metrics, get PATH,
+                 put|post PATH JSON, delete-path PATH.
+                 Control socket: RUNDIR/apictl.sock.
+               """, section: "api", available: true, hidden: false,
+               capabilities: [.netBindService], run: { args in ApictlApplet.main(args) }),
         Applet(name: "init", summary: "container entrypoint: starts enabled applets, restarts them, reaps, forwards signals",
                usage: """
                init [-c FILE]

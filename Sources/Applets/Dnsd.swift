@@ -261,6 +261,10 @@ final class DnsServer {
     private var store: Store?
     private var storeGeneration: Int64 = -1
     private var storedZones: [StoredZone] = []
+    /// Services of the dynamic zones (written through the API).
+    private var storedServices: [StoredService] = []
+    private var snapshotBuilds: UInt64 = 0
+    private var snapshotBuildMicros: UInt64 = 0
     /// DHCP leases (their names are published by `LeaseNames`).
     private var storedLeases: [StoredLease] = []
     private var storeFailing = false
@@ -298,9 +302,11 @@ final class DnsServer {
         var previous: [DomainName: ZoneSet.Previous] = [:]
         for z in served.compiledZones { previous[z.origin] = ZoneSet.Previous(serial: z.serial, fingerprint: fingerprints[z.origin]) }
         let wall = Sys.realtimeNanos() / 1_000_000_000
-        let leaseZones = LeaseNames.zones(leases: storedLeases, config: c, stored: storedZones, now: Int64(wall),
+        let started = Sys.monotonicNanos()
+        let serviceZones = DynamicServices.zones(storedServices, config: c)
+        let leaseZones = LeaseNames.zones(leases: storedLeases, config: c, stored: storedZones + serviceZones, now: Int64(wall),
                                           subnets: DnsServer.dhcpSubnets(c))
-        let set = ZoneSet.load(c, stored: storedZones + leaseZones, previous: previous,
+        let set = ZoneSet.load(c, stored: storedZones + serviceZones + leaseZones, previous: previous,
                                now: UInt32(truncatingIfNeeded: wall))
         for e in set.errors { log.error(e) }
         var sources: [ZoneSource] = []
@@ -327,6 +333,8 @@ final class DnsServer {
         policies = nextPolicies
         fingerprints = nextFingerprints
         publish(makeFrontend(c, next))
+        snapshotBuilds &+= 1
+        snapshotBuildMicros = (Sys.monotonicNanos() &- started) / 1000
         // Parsing and compiling leave a lot of freed heap behind.
         Sys.releaseFreeMemory()
         let zones = snapshot.compiledZones
@@ -475,7 +483,9 @@ final class DnsServer {
         var upq: UInt64 = 0, upt: UInt64 = 0, upf: UInt64 = 0, tcp: UInt64 = 0, coalesced: UInt64 = 0
         var latSum: UInt64 = 0, latCount: UInt64 = 0
         var rcodes = [UInt64](repeating: 0, count: 16)
+        var qtypes = [UInt64](repeating: 0, count: ResolverLocal.typeNames.count)
         for l in locals {
+            for i in 0..<qtypes.count { qtypes[i] &+= l.qtypes[i] }
             hits &+= l.cacheHits; misses &+= l.cacheMisses; stale &+= l.staleAnswers
             refused &+= l.recursionRefused; fallback &+= l.fallbackAnswers
             upq &+= l.upstreamQueries; upt &+= l.upstreamTimeouts; upf &+= l.upstreamFailures
@@ -492,6 +502,7 @@ final class DnsServer {
         ]
         let names = ["noerror", "formerr", "servfail", "nxdomain", "notimp", "refused"]
         for (i, n) in names.enumerated() { f.append(("rcode_\(n)", "\(rcodes[i])")) }
+        for (i, n) in ResolverLocal.typeNames.enumerated() where qtypes[i] > 0 { f.append(("qtype_\(n)", "\(qtypes[i])")) }
         return f
     }
 
@@ -588,7 +599,8 @@ final class DnsServer {
                     ("zone_bytes", "\(self.answerer.snapshot.memoryBytes)"), ("workers", "\(self.workerCount)"),
                     ("udp_queries", "\(udp)"), ("tcp_queries", "\(self.tcpQueries)"),
                     ("tcp_connections", "\(self.connections.count)"), ("transfers", "\(self.transfers)"),
-                    ("store_generation", "\(self.storeGeneration)")] + self.resolverStatus()
+                    ("store_generation", "\(self.storeGeneration)"), ("snapshot_builds", "\(self.snapshotBuilds)"),
+                    ("snapshot_build_us", "\(self.snapshotBuildMicros)")] + self.resolverStatus()
         }
         return true
     }
@@ -629,6 +641,7 @@ final class DnsServer {
             guard try store.generation() != storeGeneration else { return false }
             let (g, z) = try store.zones()
             storedLeases = try store.leases()
+            storedServices = try store.services()
             storedZones = z
             storeGeneration = g
             if storeFailing { log.info("store readable again", [("generation", "\(g)")]) }

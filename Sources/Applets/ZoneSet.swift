@@ -87,6 +87,10 @@ struct ZoneSet {
         var file: String?
         var records: [RecordSpec] = []
         var policy = ZonePolicy()
+        /// SOA MNAME/RNAME and serial kept by the API for its zones.
+        var mname: String? = nil
+        var rname: String? = nil
+        var serial: UInt32? = nil
     }
 
     static func load(_ c: Config, stored: [StoredZone] = [], previous: [DomainName: Previous], now: UInt32) -> ZoneSet {
@@ -158,6 +162,9 @@ struct ZoneSet {
                 byOrigin[origin] = i
                 specs.append(ZoneSpec(name: s.name, origin: origin, ttl: UInt32(clamping: s.ttl ?? 3600), file: nil))
             }
+            if let m = s.mname { specs[i].mname = m }
+            if let r = s.rname { specs[i].rname = r }
+            if let n = s.serial { specs[i].serial = UInt32(truncatingIfNeeded: n) }
             for r in s.records {
                 specs[i].records.append(RecordSpec(owner: r.name, type: r.type, value: r.value,
                                                    ttl: r.ttl.map { UInt32(clamping: $0) },
@@ -235,8 +242,8 @@ struct ZoneSet {
         if !records.contains(where: { $0.type == .soa && $0.owner == origin }) {
             let ns1: DomainName, hostmaster: DomainName
             do throws(DNSError) {
-                ns1 = try DomainName("ns1", origin: origin)
-                hostmaster = try DomainName("hostmaster", origin: origin)
+                if let m = spec.mname { ns1 = try DomainName(m + ".") } else { ns1 = try DomainName("ns1", origin: origin) }
+                if let r = spec.rname { hostmaster = try DomainName(r + ".") } else { hostmaster = try DomainName("hostmaster", origin: origin) }
             } catch {
                 return .failure(LoadError(message: "zone \(origin): cannot synthesize its SOA: \(error)"))
             }
@@ -247,7 +254,9 @@ struct ZoneSet {
             var serial = now
             let print = fingerprint(records)
             synthesized = print
-            if let p = previous {
+            if let kept = spec.serial {
+                serial = kept
+            } else if let p = previous {
                 if p.fingerprint == print {
                     serial = p.serial
                 } else if !(serial &- p.serial > 0 && serial &- p.serial < 0x8000_0000) {

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sched.h>
 #include <sys/prctl.h>
@@ -224,6 +225,14 @@ int dx_signal_unblock_all(void) {
     sigset_t set;
     sigemptyset(&set);
     return pthread_sigmask(SIG_SETMASK, &set, NULL);
+}
+
+/* ---- poll ---- */
+int dx_wait_fd(int fd, int events, int ms) {
+    struct pollfd p; p.fd = fd; p.events = (short)events; p.revents = 0;
+    int r;
+    do { r = poll(&p, 1, ms); } while (r < 0 && errno == EINTR);
+    return r < 0 ? -1 : (r > 0 ? 1 : 0);
 }
 
 /* ---- epoll ---- */

@@ -128,9 +128,23 @@ public final class ResolverLocal {
     deinit { scratch.deallocate() }
 
     @inline(__always)
+    /// Responses by question type: the types of `ResolverLocal.typeNames`, the last slot for any other.
+    public var qtypes = [UInt64](repeating: 0, count: ResolverLocal.typeCodes.count + 1)
+    public static let typeCodes: [UInt16] = [1, 2, 5, 6, 12, 15, 16, 28, 33, 35, 64, 65, 252, 255]
+    public static let typeNames = ["a", "ns", "cname", "soa", "ptr", "mx", "txt", "aaaa", "srv", "naptr", "svcb", "https", "axfr", "any", "other"]
+
     public func count(response out: UnsafeMutableRawBufferPointer, _ n: Int) {
         guard n >= 4 else { return }
         rcodes[Int(out[3] & 0x0F)] &+= 1
+        // The question's type: after the (uncompressed) name at offset 12.
+        guard n >= 17, out[4] == 0, out[5] >= 1 else { return }
+        var i = 12
+        while i < n, out[i] != 0, out[i] < 64 { i += Int(out[i]) + 1 }
+        guard i + 2 < n, out[i] == 0 else { return }
+        let t = UInt16(out[i + 1]) << 8 | UInt16(out[i + 2])
+        var k = 0
+        while k < ResolverLocal.typeCodes.count, ResolverLocal.typeCodes[k] != t { k += 1 }
+        qtypes[k] &+= 1
     }
 }
 

@@ -57,14 +57,14 @@ public enum ControlClient {
         let sent = c.withUTF8 { b in dx_unix_sendto(fd, path, b.baseAddress, b.count) }
         if sent < 0 { throw SysError.last("send to \(path)") }
         var buf = [UInt8](repeating: 0, count: 65536)
-        var waited = 0
+        let deadline = Sys.monotonicNanos() + UInt64(timeoutMs) * 1_000_000
         while true {
             let n = buf.withUnsafeMutableBytes { dx_unix_recv(fd, $0.baseAddress, $0.count, nil) }
             if n >= 0 { return String(decoding: buf[0..<n], as: UTF8.self) }
             if dx_errno() != Int32(DX_EAGAIN) { throw SysError.last("receive from \(path)") }
-            if waited >= timeoutMs { throw SysError("no reply from \(path)", code: Int32(DX_ETIMEDOUT)) }
-            Sys.sleep(milliseconds: 5)
-            waited += 5
+            let now = Sys.monotonicNanos()
+            if now >= deadline { throw SysError("no reply from \(path)", code: Int32(DX_ETIMEDOUT)) }
+            _ = dx_wait_fd(fd, 1, Int32((deadline - now) / 1_000_000 + 1))
         }
     }
 }

@@ -204,9 +204,14 @@ public final class EventLoop {
                 }
             }
         }
+        if let after = afterDispatch { after() }
         fireDueTimers()
         return handled
     }
+
+    /// Runs after each batch of fd events, before timers: a server that
+    /// collects work from many handlers (the API's group commit) does it here.
+    public var afterDispatch: (() -> Void)?
 
     /// Runs until `stop()` is called (from a handler or another thread),
     /// then clears the request so the loop can be run again.

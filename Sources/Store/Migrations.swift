@@ -53,6 +53,20 @@ public enum Migrations {
             ) WITHOUT ROWID;
             CREATE INDEX leases_by_interface ON leases(interface);
             """),
+        Step(version: 4, summary: "dynamic services (written by the API) and the SOA of API zones", sql: """
+            CREATE TABLE services (
+                zone TEXT NOT NULL,
+                name TEXT NOT NULL,
+                type TEXT NOT NULL,
+                ttl INTEGER NOT NULL,
+                records TEXT NOT NULL,
+                updated INTEGER NOT NULL,
+                PRIMARY KEY (zone, name)
+            ) WITHOUT ROWID;
+            ALTER TABLE zones ADD COLUMN mname TEXT;
+            ALTER TABLE zones ADD COLUMN rname TEXT;
+            ALTER TABLE zones ADD COLUMN serial INTEGER;
+            """),
     ]
 
     public static var latestVersion: Int { steps.last?.version ?? 0 }

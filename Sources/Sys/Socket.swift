@@ -289,4 +289,12 @@ public struct Socket {
     }
 
     public func shutdownWrite() { _ = dx_shutdown_write(fd) }
+
+    /// Waits up to `milliseconds` until the socket is readable (or
+    /// writable); false on timeout.
+    public func wait(writable: Bool = false, milliseconds: Int) -> Bool {
+        dx_wait_fd(fd, writable ? 4 : 1, Int32(clamping: milliseconds)) == 1
+    }
+
+    public static let timedOut = Int32(DX_ETIMEDOUT)
 }

@@ -120,6 +120,8 @@ int dx_signal_unblock_all(void);
 /* ---- epoll ---- */
 typedef struct { uint32_t events; uint64_t data; } dx_event; /* never packed */
 int dx_epoll_create(void);
+/* Waits up to ms (-1: no limit) until fd is readable (events 1) or writable (4); 1 ready, 0 timeout, -1 error. */
+int dx_wait_fd(int fd, int events, int ms);
 int dx_epoll_add(int ep, int fd, uint32_t events, uint64_t data);
 int dx_epoll_mod(int ep, int fd, uint32_t events, uint64_t data);
 int dx_epoll_del(int ep, int fd);

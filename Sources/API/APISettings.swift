@@ -1,0 +1,98 @@
+import Config
+
+/// A zone the API may write services into (`config zone` with `option dynamic '1'`).
+public struct DynamicZone {
+    /// Lowercased, without the final dot.
+    public var name: String
+    /// TTL of services that give none (`option service_ttl`, default 5).
+    public var serviceTTL: Int
+    /// `option fallback`: addresses answered for names with no data.
+    public var fallback: [String]
+}
+
+/// What the API applet reads from the config. Built on every reload.
+public struct APISettings {
+    public var listen: String = "127.0.0.1:8080"
+    /// nil: not configured (the server refuses to start; CGI answers 500).
+    public var token: String?
+    public var allow: [CIDR] = []
+    /// Write requests per second; 0 = unlimited.
+    public var rateLimit = 10
+    public var audit = true
+    public var maxConnections = 64
+    public var timeoutMs = 10_000
+    public var dynamicZones: [DynamicZone] = []
+    /// Zones declared in the config (lowercased, no final dot), with their TTL.
+    public var configZones: [(name: String, ttl: Int, dynamic: Bool)] = []
+    /// Owners used by `config record` sections, per zone: `zone|owner`.
+    public var configOwners: Set<String> = []
+    /// Problems found (each names the option); the server refuses to start with any.
+    public var problems: [String] = []
+
+    public init() {}
+
+    public init(_ c: Config) {
+        listen = c.string("api", nil, "listen") ?? "127.0.0.1:8080"
+        if let t = c.string("api", nil, "token") {
+            if t.isEmpty {
+                problems.append("api: option 'token' is empty")
+            } else if t.hasPrefix("$") || t.hasPrefix("{env.") {
+                problems.append("api: option 'token' names an environment variable that is not set (\(t))")
+            } else {
+                token = t
+            }
+        } else {
+            problems.append("api: option 'token' is required")
+        }
+        for a in c.values("api", nil, "allow") {
+            if let cidr = CIDR(a) ?? IPAddress(a).flatMap({ CIDR(address: $0, prefix: $0.bitWidth) }) {
+                allow.append(cidr)
+            } else {
+                problems.append("api: allow '\(a)' is not an address or prefix")
+            }
+        }
+        rateLimit = c.int("api", nil, "rate_limit") ?? 10
+        audit = c.bool("api", nil, "audit") ?? true
+        maxConnections = c.int("api", nil, "max_connections") ?? 64
+        timeoutMs = c.milliseconds("api", nil, "timeout") ?? 10_000
+        for z in c.sections(ofType: "zone") {
+            guard let raw = z.option("name")?.values.last, !raw.isEmpty else { continue }
+            let name = Names.normalize(raw)
+            let ttl = z.option("ttl")?.values.last.flatMap { Int($0) } ?? 3600
+            let dynamic = z.option("dynamic")?.values.last.flatMap { parseBool($0) } ?? false
+            configZones.append((name, ttl, dynamic))
+            if dynamic {
+                let st = z.option("service_ttl")?.values.last.flatMap { Int($0) } ?? 5
+                dynamicZones.append(DynamicZone(name: name, serviceTTL: st, fallback: z.option("fallback")?.values ?? []))
+            }
+        }
+        for r in c.sections(ofType: "record") {
+            let zone = Names.normalize(r.option("zone")?.values.last ?? "")
+            let owner = Names.normalize(r.option("name")?.values.last ?? "@")
+            configOwners.insert(zone + "|" + owner)
+        }
+    }
+
+    /// True when `peer` (an address text) may talk to the API.
+    public func allows(_ peer: String) -> Bool {
+        if allow.isEmpty { return true }
+        guard let ip = IPAddress(peer) else { return false }
+        for c in allow where c.contains(ip) { return true }
+        // An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d.
+        if ip.bytes.count == 16, ip.bytes[0..<10].allSatisfy({ $0 == 0 }), ip.bytes[10] == 0xff, ip.bytes[11] == 0xff,
+           let v4 = IPAddress(bytes: Array(ip.bytes[12..<16])) {
+            for c in allow where c.contains(v4) { return true }
+        }
+        return false
+    }
+
+    public func isConfigZone(_ name: String) -> Bool { configZones.contains { $0.name == name } }
+}
+
+func parseBool(_ s: String) -> Bool? {
+    switch s {
+    case "1", "on", "true", "yes", "enabled": return true
+    case "0", "off", "false", "no", "disabled": return false
+    default: return nil
+    }
+}
