@@ -338,8 +338,12 @@ final class DnsServer {
         // Parsing and compiling leave a lot of freed heap behind.
         Sys.releaseFreeMemory()
         let zones = snapshot.compiledZones
-        log.info("serving \(zones.count) zones", [("reason", reason),
-                 ("zones", zones.map { "\($0.origin)@\($0.serial)" }.joined(separator: ","))])
+        // Store writes (the API, leases) may come hundreds a second: debug.
+        let level: LogLevel = reason.hasPrefix("store generation") ? .debug : .info
+        if level >= log.level {
+            log.log(level, "serving \(zones.count) zones", [("reason", reason),
+                      ("zones", zones.map { "\($0.origin)@\($0.serial)" }.joined(separator: ","))])
+        }
         for z in zones {
             guard let p = policies[z.origin], !p.notify.isEmpty, previous[z.origin]?.serial != z.serial else { continue }
             notifier.notify(z, targets: p.notify)

@@ -126,7 +126,7 @@ public struct HTTPRequest {
         req.path = path
         req.query = query
         let connection = lowercase(req.header("connection") ?? "")
-        req.wantsClose = version == "HTTP/1.0" ? !connection.contains("keep-alive") : connection.contains("close")
+        req.wantsClose = version == "HTTP/1.0" ? !hasToken(connection, "keep-alive") : hasToken(connection, "close")
         if req.header("transfer-encoding") != nil {
             return .failure(status: 501, reason: "Transfer-Encoding is not supported; send Content-Length")
         }
@@ -171,6 +171,12 @@ public struct HTTPRequest {
             }
         }
         return (path, query)
+    }
+
+    /// `list` (a comma-separated header value, lowercased) names `token`.
+    static func hasToken(_ list: String, _ token: String) -> Bool {
+        for part in list.split(separator: ",") where trim(String(part)) == token { return true }
+        return false
     }
 
     static func percentDecode(_ s: ArraySlice<UInt8>, plusIsSpace: Bool) -> String? {

@@ -109,3 +109,29 @@ import Zone
         #expect(set.errors[0].contains("test.conf:"))
     }
 }
+
+@Suite struct DynamicServicesTests {
+    @Test func servicesAndTheFallbackBecomeRecordsOfTheDynamicZone() throws {
+        let c = try ZoneSetTests.config("""
+        config zone
+        \toption name 'Service.Local'
+        \toption dynamic '1'
+        \tlist fallback '10.0.0.1'
+        \tlist fallback '2001:db8::1'
+        \toption service_ttl '7'
+        config zone
+        \toption name 'plain.lan'
+        """)
+        let zones = DynamicServices.zones([
+            StoredService(zone: "service.local", name: "valkey", type: "A", ttl: 0, records: ["10.0.0.12", "10.0.0.13"]),
+            StoredService(zone: "service.local", name: "web", type: "AAAA", ttl: 30, records: ["2001:db8::20"]),
+            StoredService(zone: "gone.local", name: "x", type: "A", ttl: 0, records: ["10.0.0.9"]),
+        ], config: c)
+        #expect(zones.map(\.name) == ["service.local"])
+        let r = zones[0].records.map { "\($0.name) \($0.type) \($0.ttl ?? -1) \($0.value)" }
+        #expect(r == ["* A 7 10.0.0.1", "* AAAA 7 2001:db8::1", "valkey A 7 10.0.0.12", "valkey A 7 10.0.0.13", "web AAAA 30 2001:db8::20"])
+        let set = ZoneSet.load(c, stored: zones, previous: [:], now: 1000)
+        #expect(set.errors.isEmpty)
+        #expect(set.zones.count == 2)
+    }
+}

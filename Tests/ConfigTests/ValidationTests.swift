@@ -187,14 +187,20 @@ func validationError(_ text: String, schema: Schema = testSchema,
         #expect(dnsd.option("workers")?.kind == .int(min: 0, max: 64) && dnsd.option("workers")?.defaultValue == "0")
         #expect(dnsd.option("listen")?.isList == true && dnsd.option("listen")?.kind == .hostPort(defaultPort: 53))
         let zone = try #require(Schema.dnsbox.section("zone"))
-        #expect(zone.optionNames == ["name", "file", "ttl", "allow_transfer", "notify"])
+        #expect(zone.optionNames == ["name", "file", "ttl", "allow_transfer", "notify", "dynamic", "fallback", "service_ttl"])
+        #expect(zone.option("fallback")?.isList == true && zone.option("service_ttl")?.defaultValue == "5")
         #expect(zone.option("allow_transfer")?.kind == .addressOrCIDR && zone.option("allow_transfer")?.isList == true)
         #expect(OptionKind.addressOrCIDR.accepts("192.0.2.1") && OptionKind.addressOrCIDR.accepts("2001:db8::/32"))
         #expect(!OptionKind.addressOrCIDR.accepts("192.0.2.0/33") && !OptionKind.addressOrCIDR.accepts("host"))
         #expect(Schema.dnsbox.section("record")?.optionNames == ["zone", "name", "type", "value", "ttl"])
         for service in ["dnsd", "api", "mdnsd", "bgpd", "rad", "idle"] {
             let spec = try #require(Schema.dnsbox.section(service))
-            if service != "dnsd" { #expect(spec.optionNames == ["enabled"]) }
+            if service == "api" {
+                #expect(spec.optionNames == ["enabled", "listen", "token", "allow", "rate_limit", "audit", "max_connections", "timeout"])
+                #expect(spec.option("listen")?.kind == .hostPort(defaultPort: 8080) && spec.option("rate_limit")?.defaultValue == "10")
+            } else if service != "dnsd" {
+                #expect(spec.optionNames == ["enabled"])
+            }
             #expect(spec.option("enabled")?.kind == .bool)
             #expect(spec.option("enabled")?.defaultValue == "1")
         }
