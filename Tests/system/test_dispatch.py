@@ -3,7 +3,7 @@ import os
 
 from conftest import APPLETS
 
-UNAVAILABLE = ["rad", "mdnsd", "bgpd", "apictl"]
+UNAVAILABLE = ["rad", "mdnsd", "bgpd"]
 
 
 def test_version_and_list(dnsbox):
