@@ -267,6 +267,8 @@ public final class API {
         if route == .health { return health() }
         guard let store else { return .error(503, "the store is not available") }
         do throws(StoreError) {
+            // leases() is a read transaction of its own.
+            if route == .leases { return try listLeases(store) }
             return try store.db.readTransaction { () throws(StoreError) -> HTTPResponse in
                 switch route {
                 case .services: return try listServices(req, store.db)
@@ -275,7 +277,6 @@ public final class API {
                 case .zone: return try getZone(params[0], store.db)
                 case .records: return try listRecords(req, params[0], store.db)
                 case .record: return try getRecord(params[0], params[1], store.db)
-                case .leases: return try listLeases(store)
                 default: return .error(404, "no such endpoint")
                 }
             }

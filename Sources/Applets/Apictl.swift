@@ -71,6 +71,21 @@ final class ApiServer {
     private var pending: [(Connection, API.Job)] = []
     private var touched: [Connection] = []
     private var chunk = [UInt8](repeating: 0, count: 65536)
+    private var store: Store?
+    /// Pokes dnsd without waiting; its reply releases the held responses.
+    private var poker: ControlPoker?
+    /// Answers to writes, held until dnsd has rebuilt past their generation
+    /// (or `holdMs` passed): (connection, response bytes, generation, batch).
+    private var held: [(Connection, [UInt8], Int64, UInt64)] = []
+    private var batchSerial: UInt64 = 0
+    private var changed = false
+    /// One poke at a time: dnsd coalesces everything committed meanwhile
+    /// into its next rebuild, and a burst of writes cannot flood its socket.
+    private var pokeInFlight = false
+    private var pokeSentAt: UInt64 = 0
+    private var lastCommitted: Int64 = -1
+    /// How long a write's answer waits for dnsd at most.
+    static let holdMs: UInt64 = 5
 
     init(host: ServiceHost) {
         self.host = host
@@ -91,6 +106,15 @@ final class ApiServer {
             return false
         }
         api = ApictlApplet.makeAPI(host.config, settings: host.settings, store: store)
+        self.store = store
+        api.onCommit = { [unowned(unsafe) self] in self.changed = true }
+        do throws(SysError) {
+            let p = try ControlPoker(loop: host.loop)
+            p.onReply = { [unowned(unsafe) self] reply in self.dnsdReplied(reply) }
+            poker = p
+        } catch {
+            log.warn("cannot create the control client for dnsd pokes: \(error.description); dnsd notices writes by polling")
+        }
         do throws(SysError) {
             var o = Socket.Options()
             o.v6Only = false
@@ -198,26 +222,77 @@ final class ApiServer {
         }
     }
 
-    /// Commits the writes collected in this loop turn, then sends.
+    /// Commits the writes collected in this loop turn, pokes dnsd and holds
+    /// their answers until dnsd has rebuilt (at most `holdMs`), then sends
+    /// what is ready.
     private func afterDispatch() {
         var rounds = 0
-        while !pending.isEmpty && rounds < 4 {
+        while !pending.isEmpty && rounds < 8 {
             rounds += 1
             let batch = pending
             pending.removeAll()
+            changed = false
             let answers = api.commit(batch.map { $0.1 })
+            var generation: Int64 = -1
+            if changed, let g = try? store?.generation() {
+                lastCommitted = g
+                if pokeInFlight && host.loop.now() &- pokeSentAt > 1_000_000_000 { pokeInFlight = false }  // dnsd went away
+                if pokeInFlight || sendPoke() { generation = g }
+            }
+            batchSerial &+= 1
+            let serial = batchSerial
             for (i, (conn, job)) in batch.enumerated() {
-                conn.waiting = false
-                conn.output += answers[i].serialized(close: job.request.wantsClose)
-                conn.deadline = host.loop.now() &+ timeoutNanos
-                if !conn.closed { process(conn) }
-                touched.append(conn)
+                let bytes = answers[i].serialized(close: job.request.wantsClose)
+                if generation >= 0 {
+                    held.append((conn, bytes, generation, serial))
+                } else {
+                    release(conn, bytes)
+                }
+            }
+            if generation >= 0 {
+                host.loop.schedule(after: ApiServer.holdMs) { [unowned(unsafe) self] in
+                    self.releaseHeld { $0.3 <= serial }
+                }
             }
         }
         guard !touched.isEmpty else { return }
         let list = touched
         touched.removeAll()
         for c in list where !c.closed { flush(c) }
+    }
+
+    private func release(_ conn: Connection, _ bytes: [UInt8]) {
+        conn.waiting = false
+        conn.output += bytes
+        conn.deadline = host.loop.now() &+ timeoutNanos
+        if !conn.closed { process(conn) }
+        touched.append(conn)
+    }
+
+    private func releaseHeld(_ which: ((Connection, [UInt8], Int64, UInt64)) -> Bool) {
+        guard !held.isEmpty else { return }
+        var keep: [(Connection, [UInt8], Int64, UInt64)] = []
+        for h in held {
+            if which(h) { release(h.0, h.1) } else { keep.append(h) }
+        }
+        held = keep
+        // Writes that `process` found behind the released ones.
+        afterDispatch()
+    }
+
+    private func sendPoke() -> Bool {
+        guard let p = poker, p.send("poke", to: host.settings.controlSocketPath("dnsd")) else { return false }
+        pokeInFlight = true
+        pokeSentAt = host.loop.now()
+        return true
+    }
+
+    /// dnsd's answer to a poke: "ok generation=N" once it serves N.
+    private func dnsdReplied(_ reply: String) {
+        pokeInFlight = false
+        guard let r = reply.split(separator: "=").last, let g = Int64(r) else { return }
+        if lastCommitted > g { _ = sendPoke() }
+        releaseHeld { $0.2 <= g }
     }
 
     private func flush(_ conn: Connection) {

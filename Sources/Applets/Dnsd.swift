@@ -660,6 +660,16 @@ final class DnsServer {
     }
 
     private func checkStore() {
+        // A store that could not be opened at start (busy, not yet created
+        // by another applet) is tried again at every poll.
+        if store == nil {
+            do throws(StoreError) {
+                store = try Store(path: host.settings.database)
+                log.info("store opened", [("path", host.settings.database)])
+            } catch {
+                return
+            }
+        }
         if refreshStoredZones() { rebuild(host.config, reason: "store generation \(storeGeneration)") }
     }
 

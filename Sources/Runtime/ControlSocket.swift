@@ -68,3 +68,46 @@ public enum ControlClient {
         }
     }
 }
+
+/// A control-socket client that does not wait: it sends commands from an
+/// event loop and hands each reply to `onReply` when it arrives (the API
+/// pokes dnsd this way and holds its responses until dnsd says it has
+/// rebuilt, without stopping its loop).
+public final class ControlPoker {
+    let fd: Int32
+    unowned(unsafe) let loop: EventLoop
+    public var onReply: (String) -> Void = { _ in }
+    private var buf = [UInt8](repeating: 0, count: 4096)
+
+    public init(loop: EventLoop) throws(SysError) {
+        fd = dx_unix_dgram_client()
+        if fd < 0 { throw SysError.last("control client socket") }
+        self.loop = loop
+        do throws(SysError) {
+            try loop.add(fd: fd) { [unowned(unsafe) self] _ in self.drain() }
+        } catch {
+            _ = dx_close(fd)
+            throw error
+        }
+    }
+
+    deinit {
+        loop.remove(fd: fd)
+        _ = dx_close(fd)
+    }
+
+    /// Sends `command` to the socket at `path`; false when it cannot be
+    /// delivered (no such applet running, or its queue is full).
+    public func send(_ command: String, to path: String) -> Bool {
+        var c = command
+        return c.withUTF8 { b in dx_unix_sendto(fd, path, b.baseAddress, b.count) } >= 0
+    }
+
+    private func drain() {
+        while true {
+            let n = buf.withUnsafeMutableBytes { dx_unix_recv(fd, $0.baseAddress, $0.count, nil) }
+            if n < 0 { return }
+            onReply(String(decoding: buf[0..<n], as: UTF8.self))
+        }
+    }
+}

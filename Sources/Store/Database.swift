@@ -44,12 +44,24 @@ public final class Database {
         sqlite3_extended_result_codes(db, 1)
         // The first statements are where a corrupt or foreign file shows up:
         // name the file in that error.
-        do throws(StoreError) {
-            if !readOnly { try exec("PRAGMA journal_mode=WAL") }
-            try exec("PRAGMA synchronous=FULL")
-            try exec("PRAGMA foreign_keys=ON")
-        } catch {
-            throw StoreError("open \(path)", code: error.code, message: error.message)
+        // Switching a new file to WAL takes an exclusive lock that the busy
+        // timeout does not cover: two applets opening a fresh database at
+        // once retry here for up to 5 s instead of failing.
+        var attempt = 0
+        while true {
+            do throws(StoreError) {
+                if !readOnly { try exec("PRAGMA journal_mode=WAL") }
+                try exec("PRAGMA synchronous=FULL")
+                try exec("PRAGMA foreign_keys=ON")
+                break
+            } catch {
+                attempt += 1
+                if error.isBusy && attempt < 100 {
+                    Sys.sleep(milliseconds: 50)
+                    continue
+                }
+                throw StoreError("open \(path)", code: error.code, message: error.message)
+            }
         }
     }
 
