@@ -3,16 +3,19 @@
 # scripts/bench/bench.py), then as a caching forwarder against unbound and
 # dnsmasq (scripts/bench/bench_forward.py), then dnsbox dhcpd against Kea and
 # dnsmasq driven by perfdhcp between two network namespaces
-# (scripts/bench/bench_dhcp.py). Each prints a table (medians) and the
+# (scripts/bench/bench_dhcp.py), then the HTTP API: write -> DNS latency and
+# PUT/s with wrk (scripts/bench/bench_api.py; no peer: absolute figures).
+# Each prints a table (medians) and the
 # issue's target ratios, and writes them to .build/bench/
 # (bench-STAMP.txt/.json, latest.txt; forward-STAMP.txt/.json,
-# latest-forward.txt; dhcp-STAMP.txt/.json, latest-dhcp.txt). Skips, saying
+# latest-forward.txt; dhcp-STAMP.txt/.json, latest-dhcp.txt; api-STAMP.txt/.json,
+# latest-api.txt). Skips, saying
 # why, what cannot run: not root, or nsd/knotd/unbound/dnsmasq/dnsperf/
-# kea-dhcp4/perfdhcp/ip/taskset missing.
+# kea-dhcp4/perfdhcp/ip/taskset missing (wrk missing: a Python load generator).
 #
 # Knobs (defaults = the full run on 2 CPUs: about 8 min authoritative, 7 forwarder,
 # 8-9 DHCP):
-#   BENCH_ONLY=auth|forward|dhcp (default: all three, in that order)
+#   BENCH_ONLY=auth|forward|dhcp|api (default: all four, in that order)
 #   BENCH_RUNS=3 BENCH_SECONDS=20 (fixed load, -l) BENCH_QPS=50000 (-Q)
 #   BENCH_MAX_SECONDS=10 (unthrottled) BENCH_CLIENTS=4 BENCH_OUTSTANDING=200
 #   BENCH_SERVERS=dnsbox,nsd,knot BENCH_CALLGRIND=dnsbox,nsd,knot ('' = none,
@@ -31,6 +34,9 @@
 #     BENCH_DHCP_THREADS=single (perfdhcp -g) BENCH_DHCP_WAIT_US=250000 (perfdhcp -W)
 #     BENCH_DHCP_CLIENT_BUF_DROPS=1 (0: replies lost in perfdhcp's socket buffer do not fail a step)
 #     BENCH_DHCP_NS=dnsbox-bench-dhcp (namespaces NAME-s, NAME-c)
+#   API: BENCH_API_WRITES=1000 (sequential PUTs, write -> DNS) BENCH_API_SECONDS=10
+#     BENCH_API_CONNECTIONS=32 BENCH_API_THREADS=2 (wrk) BENCH_API_DNS_PORT=BENCH_PORT+40
+#     BENCH_API_PORT=BENCH_API_DNS_PORT+1
 #   DNSBOX_BIN=out/x86_64/dnsbox: the shipped build (static musl, Embedded Swift),
 #     rebuilt with `make firmware ARCH=x86_64` when a source is newer; set
 #     DNSBOX_BIN=.build/release/dnsbox to measure the host build instead (an
@@ -43,8 +49,8 @@ skip() { echo "bench: skipped: $*" >&2; exit 0; }
 
 only=${BENCH_ONLY:-}
 case "$only" in
-  ""|auth|forward|dhcp) ;;
-  *) echo "bench: BENCH_ONLY=$only: expected auth, forward or dhcp (or unset: all three)" >&2; exit 2 ;;
+  ""|auth|forward|dhcp|api) ;;
+  *) echo "bench: BENCH_ONLY=$only: expected auth, forward, dhcp or api (or unset: all four)" >&2; exit 2 ;;
 esac
 
 [ "$(id -u)" = 0 ] || skip "needs root (nsd, knot, unbound, dnsmasq, kea, dnsperf and perfdhcp come from apt via scripts/setup.sh; the servers run as root, without chroot or user switch; the DHCP bench creates network namespaces)"
@@ -55,7 +61,7 @@ missing() {
   done
   echo "${m[*]}"
 }
-run_auth= run_forward= run_dhcp= why=()
+run_auth= run_forward= run_dhcp= run_api= why=()
 if [ -z "$only" ] || [ "$only" = auth ]; then
   m=$(missing nsd knotd dnsperf taskset python3)
   if [ -z "$m" ]; then run_auth=1
@@ -71,7 +77,12 @@ if [ -z "$only" ] || [ "$only" = dhcp ]; then
   if [ -z "$m" ]; then run_dhcp=1
   else why+=("DHCP bench: missing $m (apt-get install kea-dhcp4-server kea-admin dnsmasq-base iproute2 util-linux, or run scripts/setup.sh)"); fi
 fi
-[ -n "$run_auth$run_forward$run_dhcp" ] || skip "${why[*]}"
+if [ -z "$only" ] || [ "$only" = api ]; then
+  m=$(missing python3)
+  if [ -z "$m" ]; then run_api=1
+  else why+=("API bench: missing $m"); fi
+fi
+[ -n "$run_auth$run_forward$run_dhcp$run_api" ] || skip "${why[*]}"
 for w in ${why[@]+"${why[@]}"}; do echo "bench: skipped: $w" >&2; done
 if [ -n "$run_auth$run_forward" ] && [ -n "${BENCH_CALLGRIND-dnsbox,nsd,knot}" ] && ! command -v valgrind >/dev/null 2>&1; then
   echo "bench: valgrind missing: no callgrind instruction counts" >&2
@@ -105,5 +116,9 @@ if [ -n "$run_forward" ]; then
 fi
 if [ -n "$run_dhcp" ]; then
   python3 scripts/bench/bench_dhcp.py || status=$?
+  [ "$status" != 130 ] || exit 130
+fi
+if [ -n "$run_api" ]; then
+  python3 scripts/bench/bench_api.py || status=$?
 fi
 exit "$status"

@@ -22,6 +22,8 @@ APT_PKGS=(
   unbound dnsmasq-base
   # DHCP clients for dhcpd system tests
   isc-dhcp-client dhcpcd-base
+  # HTTP API: client and CGI host in system tests, load generator in make bench
+  curl lighttpd wrk
 )
 
 missing=()
@@ -59,5 +61,9 @@ fi
 # pytest for the system tests, in the python3 that runs them.
 if ! python3 -c 'import pytest' 2>/dev/null; then
   pip_install pytest
+fi
+# prometheus_client: its parser checks the API's /metrics in the system tests.
+if ! python3 -c 'import prometheus_client' 2>/dev/null; then
+  pip_install prometheus_client
 fi
 exit 0
