@@ -161,7 +161,10 @@ final class Supervisor {
         children[i].restartTimer = nil
         let name = children[i].applet.name
         do throws(SysError) {
-            let pid = try Process.spawn(path: executable, argv: [name, "-c", configPath], deathSignal: Signal.term)
+            var argv = [name, "-c", configPath]
+            // apictl with no subcommand is the API's client; as a service it serves.
+            if name == "apictl" { argv.append("serve") }
+            let pid = try Process.spawn(path: executable, argv: argv, deathSignal: Signal.term)
             children[i].pid = pid
             children[i].startedAt = loop.now()
             log.info("started \(name)", [("pid", "\(pid)")])

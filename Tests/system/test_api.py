@@ -1384,3 +1384,29 @@ def _connects(port: int) -> bool:
         return True
     except OSError:
         return False
+
+
+def test_init_runs_apictl_serve_and_metrics_see_the_applets(dnsbox):
+    """init starts `apictl serve` (apictl without a subcommand is the client)
+    next to dnsd; /metrics reports both as up with init's restart counts."""
+    if exec_prefix():
+        pytest.skip("init re-executes itself; not under a user-mode emulator")
+    prom = pytest.importorskip("prometheus_client.parser")
+    srv = own(dnsbox)
+    init = dnsbox.start("init", "-c", str(dnsbox.config_path), name="init")
+    dnsbox.wait_ready("init")
+    dnsbox.wait_ready("dnsd")
+    srv.apictl = init  # wait_http checks that this process is alive
+    srv.wait_http()
+    assert srv.api.put_service("supervised", ["10.0.44.1"]).status == 200
+    wait_dns(srv.dns_port, "supervised.service.local", ["10.0.44.1"])
+    r = srv.api.get("/metrics")
+    assert r.status == 200, r
+    up = {s.labels["applet"]: s.value for fam in prom.text_string_to_metric_families(r.body.decode())
+          for s in fam.samples if s.name == "dnsbox_applet_up"}
+    assert up.get("dnsd") == 1 and up.get("apictl") == 1, up
+    restarts = {s.labels["applet"]: s.value for fam in prom.text_string_to_metric_families(r.body.decode())
+                for s in fam.samples if s.name == "dnsbox_applet_restarts_total"}
+    assert restarts == {"dnsd": 0, "apictl": 0}, restarts
+    init.send_signal(signal.SIGTERM)
+    assert init.wait(timeout=15) == 0
