@@ -37,8 +37,12 @@ case "$TARGET" in
     MODULE=FuzzDHCP
     SOURCES=(Sources/DHCP/*.swift)
     ;;
+  http)
+    MODULE=FuzzHTTP
+    SOURCES=(Sources/HTTP/*.swift)
+    ;;
   *)
-    echo "fuzz.sh: unknown target '$TARGET' (known: uci, dns, zone, dhcp)" >&2
+    echo "fuzz.sh: unknown target '$TARGET' (known: uci, dns, zone, dhcp, http)" >&2
     exit 2
     ;;
 esac
