@@ -199,7 +199,8 @@ public final class API {
 
     func auditWrite(_ req: HTTPRequest, _ status: Int) {
         guard settings.audit else { return }
-        var values = String(decoding: req.body.prefix(512), as: UTF8.self)
+        // A body refused for its size is not worth a log line of its own.
+        var values = status == 413 ? "(\(req.body.count) bytes)" : String(decoding: req.body.prefix(512), as: UTF8.self)
         values = String(values.map { $0 == "\n" || $0 == "\r" ? " " : $0 })
         audit("api write source=\(req.peer) method=\(req.method) path=\(req.path) status=\(status) values=\(values)")
     }
