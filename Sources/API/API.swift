@@ -166,23 +166,42 @@ public final class API {
         return r
     }
 
-    private func check(_ req: HTTPRequest) -> Step {
-        guard settings.allows(req.peer) else { return .done(.error(403, "client \(req.peer) is not allowed")) }
-        guard let token = settings.token else { return .done(.error(500, "the API has no token configured")) }
+    /// The checks that need only the request's head: client, token, route,
+    /// method and the body's announced size. A server runs them as soon as
+    /// the head is in, so a refused body is never read.
+    public func precheck(_ head: HTTPRequest) -> HTTPResponse? {
+        let length = head.header("content-length").flatMap { Int($0) } ?? head.body.count
+        let r = gate(head, bodyLength: length)
+        if let resp = r, head.isWrite {
+            count(Route.match(head.path)?.0.pattern ?? "other", resp.status)
+            if resp.status != 401 && resp.status != 403 { auditWrite(head, resp.status) }
+        }
+        return r
+    }
+
+    func gate(_ req: HTTPRequest, bodyLength: Int) -> HTTPResponse? {
+        guard settings.allows(req.peer) else { return .error(403, "client \(req.peer) is not allowed") }
+        guard let token = settings.token else { return .error(500, "the API has no token configured") }
         guard let auth = req.header("authorization") else {
-            return .done(HTTPResponse.error(401, "missing Authorization: Bearer token").with("WWW-Authenticate", "Bearer"))
+            return HTTPResponse.error(401, "missing Authorization: Bearer token").with("WWW-Authenticate", "Bearer")
         }
         let given = auth.hasPrefix("Bearer ") ? String(auth.dropFirst(7)) : ""
         guard API.constantTimeEquals(given, token) else {
-            return .done(HTTPResponse.error(401, "invalid token").with("WWW-Authenticate", "Bearer"))
+            return HTTPResponse.error(401, "invalid token").with("WWW-Authenticate", "Bearer")
         }
-        guard let (route, params) = Route.match(req.path) else { return .done(.error(404, "no such endpoint: \(req.path)")) }
+        guard let (route, _) = Route.match(req.path) else { return .error(404, "no such endpoint: \(req.path)") }
         guard route.methods.contains(req.method) else {
-            return .done(HTTPResponse.error(405, "method \(req.method) is not allowed on \(route.pattern)")
-                .with("Allow", route.methods.joined(separator: ", ")))
+            return HTTPResponse.error(405, "method \(req.method) is not allowed on \(route.pattern)")
+                .with("Allow", route.methods.joined(separator: ", "))
         }
         let limit = route == .state ? API.maxStateBody : API.maxBody
-        if req.body.count > limit { return .done(.error(413, "request body larger than \(limit) bytes")) }
+        if bodyLength > limit { return .error(413, "request body larger than \(limit) bytes") }
+        return nil
+    }
+
+    private func check(_ req: HTTPRequest) -> Step {
+        if let refused = gate(req, bodyLength: req.body.count) { return .done(refused) }
+        guard let (route, params) = Route.match(req.path) else { return .done(.error(404, "no such endpoint")) }
         if !req.isWrite { return .done(read(route, params, req)) }
         if let wait = takeWriteToken() {
             return .done(HTTPResponse.error(429, "rate limit of \(settings.rateLimit) writes per second exceeded")
@@ -200,9 +219,16 @@ public final class API {
     func auditWrite(_ req: HTTPRequest, _ status: Int) {
         guard settings.audit else { return }
         // A body refused for its size is not worth a log line of its own.
-        var values = status == 413 ? "(\(req.body.count) bytes)" : String(decoding: req.body.prefix(512), as: UTF8.self)
-        values = String(values.map { $0 == "\n" || $0 == "\r" ? " " : $0 })
-        audit("api write source=\(req.peer) method=\(req.method) path=\(req.path) status=\(status) values=\(values)")
+        let values = status == 413 ? "(\(req.header("content-length") ?? String(req.body.count)) bytes)" : String(decoding: req.body.prefix(512), as: UTF8.self)
+        audit("api write source=\(req.peer) method=\(req.method) path=\(API.printable(req.path)) status=\(status) values=\(API.printable(values))")
+    }
+
+    /// Text with control characters shown as `?` (a decoded path or a body
+    /// cannot forge log lines).
+    static func printable(_ s: String) -> String {
+        var b = Array(s.utf8)
+        for i in b.indices where b[i] < 0x20 || b[i] == 0x7F { b[i] = UInt8(ascii: "?") }
+        return String(decoding: b, as: UTF8.self)
     }
 
     // MARK: writes
@@ -217,7 +243,7 @@ public final class API {
         var out: [HTTPResponse] = []
         var changed = false
         do throws(StoreError) {
-            try store.write { (db) throws(StoreError) in
+            _ = try store.writeIfChanged({ (db) throws(StoreError) -> Bool in
                 for j in jobs {
                     try db.exec("SAVEPOINT api")
                     var r: HTTPResponse
@@ -231,7 +257,8 @@ public final class API {
                     try db.exec("RELEASE api")
                     out.append(r)
                 }
-            }
+                return changed
+            })
         } catch {
             audit("api commit failed: \(error.description)")
             out = jobs.map { _ in HTTPResponse.error(500, "internal error") }

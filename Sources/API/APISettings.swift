@@ -68,7 +68,7 @@ public struct APISettings {
         }
         for r in c.sections(ofType: "record") {
             let zone = Names.normalize(r.option("zone")?.values.last ?? "")
-            let owner = Names.normalize(r.option("name")?.values.last ?? "@")
+            let owner = Names.owner(r.option("name")?.values.last ?? "@", in: zone)
             configOwners.insert(zone + "|" + owner)
         }
     }

@@ -47,6 +47,16 @@ public enum Names {
         return String(decoding: Array(name.utf8).dropLast(zone.utf8.count + 1), as: UTF8.self)
     }
 
+    /// A `config record` owner (relative, `@`, or absolute with a final
+    /// dot) relative to `zone`, lowercased.
+    public static func owner(_ raw: String, in zone: String) -> String {
+        if raw.isEmpty || raw == "@" { return "@" }
+        let n = normalize(raw)
+        guard raw.hasSuffix(".") else { return n }
+        if n == zone { return "@" }
+        return isWithin(n, zone) ? relative(n, to: zone) : n + "."
+    }
+
     public static func absolute(_ owner: String, in zone: String) -> String {
         owner == "@" || owner.isEmpty ? zone : owner + "." + zone
     }

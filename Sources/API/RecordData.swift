@@ -80,7 +80,9 @@ public enum RecordData {
                   tag.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) }) else {
                 throw Problem(message: "data.tag must be letters and digits", field: "data.tag")
             }
-            guard let value = d["value"]?.string else { throw Problem(message: "data.value must be a string", field: "data.value") }
+            guard let value = d["value"]?.string, value.utf8.count <= 4000 else {
+                throw Problem(message: "data.value must be a string of at most 4000 bytes", field: "data.value")
+            }
             text = "\(flags) \(tag) \(quoted(value))"
         default:
             throw Problem(message: "type must be one of \(types.joined(separator: ", "))", field: "type")

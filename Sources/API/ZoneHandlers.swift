@@ -52,6 +52,8 @@ extension API {
         let name = Names.normalize(raw)
         if let p = Names.hostNameProblem(name, allowUnderscore: true) { return .error(400, "invalid zone name: \(p)", field: "name") }
         if settings.isConfigZone(name) { return .error(409, "zone \(name) is defined in the config file", field: "name") }
+        // dnsd names the SOA's RNAME hostmaster.ZONE: that must fit too.
+        if (try? DomainName("hostmaster." + name + ".")) == nil { return .error(400, "zone name too long", field: "name") }
         var ttl = 3600
         if let t = b["default_ttl"], !t.isNull {
             guard let v = t.int, v >= 0, v <= 2_147_483_647 else { return .error(400, "default_ttl must be an integer from 0 to 2147483647", field: "default_ttl") }

@@ -32,7 +32,7 @@ enum ApictlApplet {
         api.version = Applets.version
         let rundir = s.rundir
         api.status = { applet in
-            guard let r = try? ControlClient.send("status", to: rundir + "/" + applet + ".sock", timeoutMs: 300),
+            guard let r = try? ControlClient.send("status", to: rundir + "/" + applet + ".sock", timeoutMs: 100),
                   r.hasPrefix("ok") else { return nil }
             return r
         }
@@ -57,6 +57,12 @@ final class ApiServer {
         var waiting = false
         var closeAfterWrite = false
         var closed = false
+        /// The peer has sent all it will (EOF).
+        var eof = false
+        /// The current request's head passed `API.precheck`.
+        var headChecked = false
+        /// The epoll events registered.
+        var events = EventLoop.readable | EventLoop.hangup
         init(socket: Socket, peer: String, deadline: UInt64) {
             self.socket = socket
             self.peer = peer
@@ -84,8 +90,9 @@ final class ApiServer {
     private var pokeInFlight = false
     private var pokeSentAt: UInt64 = 0
     private var lastCommitted: Int64 = -1
+    private var pokedFor: Int64 = -1
     /// How long a write's answer waits for dnsd at most.
-    static let holdMs: UInt64 = 5
+    static let holdMs: UInt64 = 10
 
     init(host: ServiceHost) {
         self.host = host
@@ -149,7 +156,16 @@ final class ApiServer {
         guard let l = listener else { return }
         while true {
             let next: (Socket, SocketAddress)?
-            do throws(SysError) { next = try l.accept() } catch { return }
+            do throws(SysError) { next = try l.accept() } catch {
+                // Out of descriptors (EMFILE) or similar: the listener stays
+                // readable, so stop watching it for a moment instead of spinning.
+                log.warn("accept failed: \(error.description); pausing new connections for 100 ms")
+                try? host.loop.modify(fd: l.fd, events: 0)
+                host.loop.schedule(after: 100) { [unowned(unsafe) self] in
+                    if let l = self.listener { try? self.host.loop.modify(fd: l.fd, events: EventLoop.readable) }
+                }
+                return
+            }
             guard let (sock, peer) = next else { return }
             if connections.count >= api.settings.maxConnections {
                 let busy = HTTPResponse.error(503, "too many connections").serialized(close: true)
@@ -157,6 +173,7 @@ final class ApiServer {
                 sock.close()
                 continue
             }
+            log.debug("accepted", [("fd", "\(sock.fd)"), ("connections", "\(connections.count)")])
             let conn = Connection(socket: sock, peer: peer.ipString, deadline: host.loop.now() &+ timeoutNanos)
             connections[sock.fd] = conn
             do throws(SysError) {
@@ -169,39 +186,66 @@ final class ApiServer {
         }
     }
 
+    /// Unsent answers a connection may have before it is read no further
+    /// (a client that pipelines requests but never reads cannot grow it).
+    static let maxBacklog = 256 * 1024
+    static let maxInput = API.maxStateBody + 64 * 1024
+    /// Bytes read ahead of the request being answered.
+    static let readAhead = 64 * 1024
+
     private func onEvent(_ conn: Connection, _ events: UInt32) {
         if conn.closed { return }
         if events & EventLoop.writable != 0 { touched.append(conn) }
-        guard events & (EventLoop.readable | EventLoop.hangup) != 0 else { return }
-        var eof = false
-        while true {
-            let got: (Int, SocketAddress)?
-            let r: Result<(Int, SocketAddress)?, SysError> = chunk.withUnsafeMutableBytes { b in
-                do throws(SysError) { return .success(try conn.socket.receive(into: b)) } catch { return .failure(error) }
+        if events & (EventLoop.readable | EventLoop.hangup) != 0 {
+            if wantsRead(conn) {
+                // A little at a time, unless a checked head announced a body.
+                let limit = conn.headChecked ? ApiServer.maxInput : ApiServer.readAhead
+                while conn.input.count < limit {
+                    let r: Result<(Int, SocketAddress)?, SysError> = chunk.withUnsafeMutableBytes { b in
+                        do throws(SysError) { return .success(try conn.socket.receive(into: b)) } catch { return .failure(error) }
+                    }
+                    guard case .success(let got) = r else { return close(conn) }
+                    guard let (n, _) = got else { break }
+                    if n == 0 { conn.eof = true; break }
+                    conn.input.append(contentsOf: chunk[0..<n])
+                }
+                process(conn)
+            } else if events & EventLoop.failed != 0 && !conn.waiting {
+                // Reset or closed while we were not reading: nothing to deliver.
+                return close(conn)
             }
-            switch r {
-            case .success(let v): got = v
-            case .failure:
-                eof = true
-                got = nil
-            }
-            if eof { break }
-            guard let (n, _) = got else { break }
-            if n == 0 { eof = true; break }
-            conn.input.append(contentsOf: chunk[0..<n])
-            if conn.input.count > API.maxStateBody + 64 * 1024 { break }
         }
-        process(conn)
-        if eof && !conn.waiting && conn.output.isEmpty { close(conn) } else if eof { conn.closeAfterWrite = true }
         touched.append(conn)
     }
 
-    /// Parses and answers what `conn` has sent, up to the first write.
+    private func wantsRead(_ c: Connection) -> Bool {
+        !c.eof && !c.waiting && !c.closeAfterWrite && c.output.count < ApiServer.maxBacklog
+            && c.input.count < (c.headChecked ? ApiServer.maxInput : ApiServer.readAhead)
+    }
+
+    /// Parses and answers what `conn` has sent, up to its first write.
     private func process(_ conn: Connection) {
-        while !conn.waiting && !conn.closeAfterWrite {
-            let r = conn.input.withUnsafeBytes { HTTPRequest.parse($0) }
+        while !conn.waiting && !conn.closeAfterWrite && conn.output.count < ApiServer.maxBacklog {
+            let r = conn.input.withUnsafeBytes { HTTPRequest.parse($0, reportHead: true) }
             switch r {
-            case .incomplete: return
+            case .incomplete:
+                // The peer sent all it will: nothing more can complete.
+                if conn.eof { conn.closeAfterWrite = true }
+                return
+            case .head(var head):
+                // Refuse what would be refused anyway before taking its body.
+                if !conn.headChecked {
+                    head.peer = conn.peer
+                    if let refusal = api.precheck(head) {
+                        conn.output += refusal.serialized(close: true)
+                        conn.closeAfterWrite = true
+                        conn.input.removeAll()
+                        return
+                    }
+                    conn.headChecked = true
+                }
+                if conn.eof { conn.closeAfterWrite = true }
+                return
             case .failure(let status, let reason):
                 conn.output += HTTPResponse.error(status, reason).serialized(close: true)
                 conn.closeAfterWrite = true
@@ -209,6 +253,7 @@ final class ApiServer {
                 return
             case .complete(var req, let used):
                 conn.input.removeFirst(used)
+                conn.headChecked = false
                 conn.deadline = host.loop.now() &+ timeoutNanos
                 req.peer = conn.peer
                 if req.wantsClose { conn.closeAfterWrite = true }
@@ -223,7 +268,7 @@ final class ApiServer {
     }
 
     /// Commits the writes collected in this loop turn, pokes dnsd and holds
-    /// their answers until dnsd has rebuilt (at most `holdMs`), then sends
+    /// their answers until dnsd serves them (at most `holdMs`), then sends
     /// what is ready.
     private func afterDispatch() {
         var rounds = 0
@@ -255,6 +300,8 @@ final class ApiServer {
                 }
             }
         }
+        // More pipelined writes than rounds: come back at once.
+        if !pending.isEmpty { host.loop.wake() }
         guard !touched.isEmpty else { return }
         let list = touched
         touched.removeAll()
@@ -284,6 +331,7 @@ final class ApiServer {
         guard let p = poker, p.send("poke", to: host.settings.controlSocketPath("dnsd")) else { return false }
         pokeInFlight = true
         pokeSentAt = host.loop.now()
+        pokedFor = lastCommitted
         return true
     }
 
@@ -291,22 +339,44 @@ final class ApiServer {
     private func dnsdReplied(_ reply: String) {
         pokeInFlight = false
         guard let r = reply.split(separator: "=").last, let g = Int64(r) else { return }
-        if lastCommitted > g { _ = sendPoke() }
+        // Poke again only for writes committed after the last poke: when
+        // dnsd cannot read the store its generation stays behind, and its
+        // own poll catches up (no ping-pong).
+        if lastCommitted > pokedFor { _ = sendPoke() }
         releaseHeld { $0.2 <= g }
     }
 
     private func flush(_ conn: Connection) {
-        while !conn.output.isEmpty {
-            let n: Int
-            do throws(SysError) { n = try conn.socket.send(conn.output) } catch {
-                guard error.wouldBlock else { return close(conn) }
-                try? host.loop.modify(fd: conn.socket.fd, events: EventLoop.readable | EventLoop.writable | EventLoop.hangup)
-                return
+        var rounds = 0
+        while !conn.closed && rounds < 64 {
+            rounds += 1
+            while !conn.output.isEmpty {
+                let n: Int
+                do throws(SysError) { n = try conn.socket.send(conn.output) } catch {
+                    guard error.wouldBlock else { return close(conn) }
+                    return interest(conn)
+                }
+                conn.output.removeFirst(n)
             }
-            conn.output.removeFirst(n)
+            if conn.closeAfterWrite && !conn.waiting { return close(conn) }
+            // Room again: answer what is pipelined behind.
+            let before = conn.output.count
+            if !conn.input.isEmpty && !conn.waiting { process(conn) }
+            if conn.output.count == before { break }
         }
-        if conn.closeAfterWrite && !conn.waiting { return close(conn) }
-        try? host.loop.modify(fd: conn.socket.fd, events: EventLoop.readable | EventLoop.hangup)
+        interest(conn)
+    }
+
+    /// Watches for what the connection can do next: read while it may take
+    /// more, write while output is queued.
+    private func interest(_ conn: Connection) {
+        guard !conn.closed else { return }
+        var ev: UInt32 = wantsRead(conn) ? EventLoop.readable | EventLoop.hangup : 0
+        if !conn.output.isEmpty { ev |= EventLoop.writable }
+        if ev != conn.events {
+            conn.events = ev
+            try? host.loop.modify(fd: conn.socket.fd, events: ev)
+        }
     }
 
     private func close(_ conn: Connection) {
@@ -353,6 +423,15 @@ enum ApiCGI {
         settings.applyLogging(applet: "apictl")
         var req = HTTPRequest(method: env("REQUEST_METHOD"), path: "")
         var p = env("PATH_INFO")
+        if p.isEmpty {
+            // Servers that set no PATH_INFO: the request URI after the script's name.
+            let uri = env("REQUEST_URI").split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            let script = env("SCRIPT_NAME")
+            if !script.isEmpty, uri.hasPrefix(script), let (decoded, _) = HTTPRequest.splitTarget("/" + String(uri.dropFirst(script.count))) {
+                p = decoded
+            }
+        }
+        while p.hasPrefix("//") { p = String(p.dropFirst()) }
         if p.isEmpty { p = "/" }
         req.target = p
         req.path = p

@@ -15,7 +15,8 @@ enum DynamicServices {
         var ttls: [String: Int] = [:]
         var owners: [String: Set<String>] = [:]
         for r in c.sections(ofType: "record") {
-            owners[Names.normalize(r.option("zone")?.values.last ?? ""), default: []].insert(Names.normalize(r.option("name")?.values.last ?? "@"))
+            let zone = Names.normalize(r.option("zone")?.values.last ?? "")
+            owners[zone, default: []].insert(Names.owner(r.option("name")?.values.last ?? "@", in: zone))
         }
         for z in APISettings(c).dynamicZones {
             index[z.name] = out.count

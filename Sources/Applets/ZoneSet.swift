@@ -254,8 +254,14 @@ struct ZoneSet {
             var serial = now
             let print = fingerprint(records)
             synthesized = print
+            func newer(_ a: UInt32, than b: UInt32) -> Bool { a &- b > 0 && a &- b < 0x8000_0000 }
             if let kept = spec.serial {
+                // The API's serial, unless something else (lease names)
+                // changed the zone since it was served: then one more.
                 serial = kept
+                if let p = previous, !newer(kept, than: p.serial) {
+                    serial = p.fingerprint == print ? p.serial : p.serial &+ 1
+                }
             } else if let p = previous {
                 if p.fingerprint == print {
                     serial = p.serial

@@ -53,17 +53,26 @@ public struct HTTPRequest {
 
     public enum Parse {
         case incomplete
+        /// The header block is whole, the body not yet (only with
+        /// `reportHead`): a server may refuse the request before its body.
+        case head(HTTPRequest)
         case complete(HTTPRequest, consumed: Int)
         case failure(status: Int, reason: String)
     }
 
     /// Parses one request from the start of `buf`.
-    public static func parse(_ buf: UnsafeRawBufferPointer, limits: Limits = Limits()) -> Parse {
+    public static func parse(_ buf: UnsafeRawBufferPointer, limits: Limits = Limits(), reportHead: Bool = false) -> Parse {
+        let n = buf.count
+        // Empty lines before a request are ignored (RFC 9112 §2.2).
+        var first = 0
+        while first < n, buf[first] == 0x0D || buf[first] == 0x0A { first += 1 }
+        if first == n {
+            return n > limits.maxHeaderBytes ? .failure(status: 400, reason: "only empty lines") : .incomplete
+        }
         // The end of the header block: CRLF CRLF (bare LF LF tolerated).
         var end = -1
         var bodyStart = 0
-        var k = 0
-        let n = buf.count
+        var k = first
         while k < n {
             if buf[k] == 0x0A {
                 if k + 1 < n, buf[k + 1] == 0x0A { end = k; bodyStart = k + 2; break }
@@ -72,14 +81,14 @@ public struct HTTPRequest {
             k += 1
         }
         if end < 0 {
-            if n > limits.maxHeaderBytes { return .failure(status: 431, reason: "request header block larger than \(limits.maxHeaderBytes) bytes") }
+            if n - first > limits.maxHeaderBytes { return .failure(status: 431, reason: "request header block larger than \(limits.maxHeaderBytes) bytes") }
             return .incomplete
         }
-        if bodyStart > limits.maxHeaderBytes { return .failure(status: 431, reason: "request header block larger than \(limits.maxHeaderBytes) bytes") }
+        if bodyStart - first > limits.maxHeaderBytes { return .failure(status: 431, reason: "request header block larger than \(limits.maxHeaderBytes) bytes") }
         // Lines (without CR).
         var lines: [String] = []
-        var s = 0
-        var j = 0
+        var s = first
+        var j = first
         while j <= end {
             if buf[j] == 0x0A {
                 var e = j
@@ -92,8 +101,6 @@ public struct HTTPRequest {
             }
             j += 1
         }
-        // Leading empty lines before the request line are allowed (RFC 9112 §2.2).
-        while let f = lines.first, f.isEmpty { lines.removeFirst() }
         guard let requestLine = lines.first else { return .incomplete }
         let parts = requestLine.split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else {
@@ -146,13 +153,13 @@ public struct HTTPRequest {
         if length > limits.maxBodyBytes {
             return .failure(status: 413, reason: "request body larger than \(limits.maxBodyBytes) bytes")
         }
-        guard n - bodyStart >= length else { return .incomplete }
+        guard n - bodyStart >= length else { return reportHead ? .head(req) : .incomplete }
         req.body = Array(UnsafeRawBufferPointer(rebasing: buf[bodyStart..<(bodyStart + length)]))
         return .complete(req, consumed: bodyStart + length)
     }
 
-    public static func parse(_ bytes: [UInt8], limits: Limits = Limits()) -> Parse {
-        bytes.withUnsafeBytes { parse($0, limits: limits) }
+    public static func parse(_ bytes: [UInt8], limits: Limits = Limits(), reportHead: Bool = false) -> Parse {
+        bytes.withUnsafeBytes { parse($0, limits: limits, reportHead: reportHead) }
     }
 
     /// Splits a target into its decoded path and query pairs.

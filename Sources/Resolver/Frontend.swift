@@ -127,12 +127,12 @@ public final class ResolverLocal {
 
     deinit { scratch.deallocate() }
 
-    @inline(__always)
     /// Responses by question type: the types of `ResolverLocal.typeNames`, the last slot for any other.
     public var qtypes = [UInt64](repeating: 0, count: ResolverLocal.typeCodes.count + 1)
     public static let typeCodes: [UInt16] = [1, 2, 5, 6, 12, 15, 16, 28, 33, 35, 64, 65, 252, 255]
     public static let typeNames = ["a", "ns", "cname", "soa", "ptr", "mx", "txt", "aaaa", "srv", "naptr", "svcb", "https", "axfr", "any", "other"]
 
+    @inline(__always)
     public func count(response out: UnsafeMutableRawBufferPointer, _ n: Int) {
         guard n >= 4 else { return }
         rcodes[Int(out[3] & 0x0F)] &+= 1

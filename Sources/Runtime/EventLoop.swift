@@ -16,6 +16,8 @@ public final class EventLoop {
     public static let readable = UInt32(DX_EPOLLIN)
     public static let writable = UInt32(DX_EPOLLOUT)
     public static let hangup = UInt32(DX_EPOLLHUP) | UInt32(DX_EPOLLERR) | UInt32(DX_EPOLLRDHUP)
+    /// Error or full hangup (reported even when not asked for).
+    public static let failed = UInt32(DX_EPOLLHUP) | UInt32(DX_EPOLLERR)
 
     private struct Timer {
         var id: UInt64

@@ -46,6 +46,20 @@ public final class Store {
         }
     }
 
+    /// Like `write`, but the generation moves only when `body` says it
+    /// changed something (a batch whose requests were all refused costs
+    /// readers no rebuild, and SQLite no WAL write).
+    @discardableResult
+    public func writeIfChanged(_ body: (Database) throws(StoreError) -> Bool) throws(StoreError) -> Bool {
+        try db.transaction { () throws(StoreError) -> Bool in
+            let changed = try body(db)
+            if changed {
+                try db.prepare("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'generation'").run()
+            }
+            return changed
+        }
+    }
+
     // MARK: key/value state (small settings and state that need no table of their own)
 
     public func get(_ ns: String, _ key: String) throws(StoreError) -> String? {

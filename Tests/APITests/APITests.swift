@@ -154,6 +154,19 @@ private final class Fixture {
         #expect(r.status == 405 && r.header("Allow") == "GET, PUT, DELETE")
         let big = f.api.respond(f.req("PUT", "/v1/services/a", String(repeating: " ", count: API.maxBody + 1)))
         #expect(big.status == 413)
+        // The head alone is enough to refuse.
+        var head = f.req("PUT", "/v1/state", nil, token: nil)
+        head.headers.append(("content-length", "5000000"))
+        #expect(f.api.precheck(head)?.status == 401)
+        head = f.req("PUT", "/v1/state")
+        head.headers.append(("content-length", "11000000"))
+        #expect(f.api.precheck(head)?.status == 413)
+        head = f.req("PUT", "/v1/services/a")
+        head.headers.append(("content-length", "5000000"))
+        #expect(f.api.precheck(head)?.status == 413)
+        head = f.req("PUT", "/v1/state")
+        head.headers.append(("content-length", "5000000"))
+        #expect(f.api.precheck(head) == nil)
         #expect(API.constantTimeEquals("abc", "abc") && !API.constantTimeEquals("abc", "abd") && !API.constantTimeEquals("abc", "ab"))
     }
 
@@ -187,6 +200,10 @@ private final class Fixture {
         #expect(try Services.list(f.store.db, zone: "service.local").map(\.name) == ["a", "c"])
         #expect(try f.store.generation() == g + 1)
         #expect(f.commits == 1)
+        // A batch that changes nothing moves no generation.
+        guard case .write(let bad) = f.api.begin(f.req("DELETE", "/v1/services/nope")) else { Issue.record("not a write"); return }
+        #expect(f.api.commit([bad]).map(\.status) == [404])
+        #expect(try f.store.generation() == g + 1 && f.commits == 1)
     }
 }
 

@@ -69,6 +69,16 @@ import Testing
         #expect(status("get /x HTTP/1.1\r\n\r\n") == 400)
     }
 
+    @Test func leadingEmptyLinesAndTheHeadBeforeTheBody() {
+        let raw = "\r\n\r\nPOST /v1/state HTTP/1.1\r\nContent-Length: 4\r\n\r\n{}"
+        if case .complete(let r, _) = parse(raw + "{}") { #expect(r.path == "/v1/state" && r.body.count == 4) } else { Issue.record("blank lines") }
+        if case .head(let h) = HTTPRequest.parse(Array(raw.utf8), reportHead: true) {
+            #expect(h.header("content-length") == "4" && h.body.isEmpty)
+        } else { Issue.record("no head") }
+        if case .incomplete = parse(raw) {} else { Issue.record("head reported without asking") }
+        if case .incomplete = parse("\r\n\r\n") {} else { Issue.record("only blank lines") }
+    }
+
     @Test func closeAndKeepAlive() {
         if case .complete(let r, _) = parse("GET / HTTP/1.0\r\n\r\n") { #expect(r.wantsClose) } else { Issue.record("1.0") }
         if case .complete(let r, _) = parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n") { #expect(!r.wantsClose) } else { Issue.record("ka") }

@@ -135,3 +135,25 @@ import Zone
         #expect(set.zones.count == 2)
     }
 }
+
+@Suite struct StoredSerialTests {
+    @Test func theAPISerialWinsUnlessLeasesChangedTheZoneSinceItWasServed() throws {
+        let c = try ZoneSetTests.config("")
+        var z = StoredZone(name: "example.com", ttl: 300, records: [StoredRecord(name: "www", type: "A", value: "192.0.2.1")],
+                           mname: "ns.example.com", rname: "admin.example.com", serial: 1000)
+        let first = ZoneSet.load(c, stored: [z], previous: [:], now: 5000)
+        let soa = try #require(first.zones.first?.soa)
+        #expect(soa.serial == 1000 && soa.mname.description == "ns.example.com." && soa.rname.description == "admin.example.com.")
+        // A lease record added, the API serial unchanged: one more.
+        z.records.append(StoredRecord(name: "laptop", type: "A", value: "192.0.2.7"))
+        let second = ZoneSet.load(c, stored: [z], previous: first.asPrevious, now: 5001)
+        #expect(second.zones.first?.soa?.serial == 1001)
+        // Nothing changed: the served serial stays.
+        let third = ZoneSet.load(c, stored: [z], previous: second.asPrevious, now: 5002)
+        #expect(third.zones.first?.soa?.serial == 1001)
+        // The API moved its serial on: it wins again.
+        z.serial = 2000
+        let fourth = ZoneSet.load(c, stored: [z], previous: third.asPrevious, now: 5003)
+        #expect(fourth.zones.first?.soa?.serial == 2000)
+    }
+}
