@@ -23,7 +23,9 @@ enum DhcpdApplet {
         let server = DhcpServer(host: host)
         guard server.start() else { return ExitCode.failure }
         guard host.dropPrivileges() else { return ExitCode.failure }
-        return host.run()
+        let code = host.run()
+        server.stop()
+        return code
     }
 }
 
@@ -53,12 +55,19 @@ final class DhcpServer {
     private var store: Store?
     private var leaseFile = ""
     private var leaseFileDirty = true
+    /// No rewrite of the lease file before this (monotonic ns).
+    private var leaseFileNext: UInt64 = 0
+    private var leaseFileSize = 0
     private var acks: UInt64 = 0
     private var offers: UInt64 = 0
     private var naks: UInt64 = 0
     private var dropped: UInt64 = 0
     private var commitFailures: UInt64 = 0
     private var pokeTimer: EventLoop.TimerID?
+    /// Commits on its own thread; `start` creates it.
+    private var committer: LeaseCommitter?
+    /// Replies waiting for their group's commit, by group id.
+    private var awaiting: [UInt64: [(Interface, DHCPMessage, DHCPOutcome)]] = [:]
 
     init(host: ServiceHost) { self.host = host }
 
@@ -221,6 +230,15 @@ final class DhcpServer {
                                  ("leases", "\(leases.count)")])
         }
         if interfaces.isEmpty { log.warn("no interface to serve (a restart picks up new ones)") }
+        do throws(SysError) {
+            let cm = try LeaseCommitter(store: store!, mainLoop: host.loop)
+            try cm.start()
+            committer = cm
+        } catch {
+            log.error("cannot start the lease commit thread: \(error.description)")
+            return false
+        }
+        host.loop.afterDispatch = { [unowned(unsafe) self] in self.committed() }
         leaseFile = c.sections(ofType: "dhcp").compactMap { $0.option("leasefile")?.values.first }.first ?? "/tmp/dhcp.leases"
         host.loop.schedule(after: 1000, repeating: true) { [unowned(unsafe) self] in self.tick() }
         host.applyConfig = { [unowned(unsafe) self] next in self.reconfigure(next) }
@@ -230,7 +248,7 @@ final class DhcpServer {
             for i in self.interfaces { leases += i.engine.leases.filter { $0.state == .bound && $0.expires > now }.count }
             return [("interfaces", "\(self.interfaces.count)"), ("leases", "\(leases)"), ("offers", "\(self.offers)"),
                     ("acks", "\(self.acks)"), ("naks", "\(self.naks)"), ("dropped", "\(self.dropped)"),
-                    ("commit_failures", "\(self.commitFailures)")]
+                    ("commits", "\(self.committer?.commits.load() ?? 0)"), ("commit_failures", "\(self.commitFailures)")]
         }
         writeLeaseFile()
         return true
@@ -268,12 +286,11 @@ final class DhcpServer {
 
     // MARK: packets
 
-    /// Takes everything queued on the socket (up to `maxPerCommit`
-    /// packets, several recvmmsg batches), answers what needs no commit at
-    /// once (OFFER, NAK, INFORM), commits every lease change of the lot in
-    /// one transaction, then sends the replies that waited for it (ACK).
-    /// The longer the commit takes, the more packets the next round
-    /// shares it with: group commit that grows with the load.
+    /// Takes what is queued on the socket (up to `maxPerCommit` packets,
+    /// several recvmmsg batches), answers what needs no commit at once
+    /// (OFFER, NAK, INFORM) and hands the lot's lease changes to the commit
+    /// thread as one group; its ACKs go out when the group is durable
+    /// (`committed`). The packet thread never waits on the disk.
     private func receive(_ i: Interface) {
         let now = DhcpServer.now()
         var waiting: [(DHCPMessage, DHCPOutcome)] = []
@@ -288,19 +305,39 @@ final class DhcpServer {
             handleBatch(i, n, now, &waiting, &upserts, &removed)
             if n < i.batch.slots { break }
         }
-        if !upserts.isEmpty || !removed.isEmpty {
-            do throws(StoreError) {
-                try store?.commitLeases(upserts, removing: removed)
-                leaseFileDirty = true
-                pokeDNS()
-            } catch {
-                // Not durable: no ACK goes out (the client retries).
-                commitFailures &+= 1
-                log.error("cannot commit leases; replies withheld: \(error.description)")
-                return
-            }
+        guard !upserts.isEmpty || !removed.isEmpty, let cm = committer else {
+            for (m, o) in waiting { reply(i, m, o) }
+            return
         }
-        for (m, o) in waiting { reply(i, m, o) }
+        let id = cm.submit(upserts: upserts, removing: removed)
+        if !waiting.isEmpty { awaiting[id] = waiting.map { (i, $0.0, $0.1) } }
+    }
+
+    /// After every loop turn: the groups the commit thread finished. Their
+    /// ACKs go out; a failed commit withholds them (the clients retry).
+    private func committed() {
+        guard let cm = committer else { return }
+        let done = cm.takeFinished()
+        guard !done.isEmpty else { return }
+        var changed = false
+        for d in done {
+            let replies = awaiting.removeValue(forKey: d.id) ?? []
+            if let e = d.error {
+                commitFailures &+= 1
+                log.error("cannot commit leases; replies withheld: \(e)")
+                continue
+            }
+            changed = true
+            for (i, m, o) in replies { reply(i, m, o) }
+        }
+        if changed {
+            leaseFileDirty = true
+            pokeDNS()
+        }
+    }
+
+    func stop() {
+        committer?.stop()
     }
 
     /// Decides every packet of one recvmmsg batch. Replies that grant or
@@ -395,36 +432,45 @@ final class DhcpServer {
                 removed.append(DHCPEngine.dotted(l.address))
             }
         }
-        if !removed.isEmpty {
-            do throws(StoreError) {
-                try store?.commitLeases([], removing: removed)
-                leaseFileDirty = true
-                pokeDNS()
-                log.info("leases expired", [("count", "\(removed.count)")])
-            } catch {
-                log.error("cannot remove expired leases: \(error.description)")
-            }
+        if !removed.isEmpty, let cm = committer {
+            _ = cm.submit(upserts: [], removing: removed)
+            log.info("leases expired", [("count", "\(removed.count)")])
         }
         if leaseFileDirty { writeLeaseFile() }
     }
 
     /// dnsmasq's format: "EXPIRY MAC IP NAME CLIENT-ID" per bound lease
-    /// (EXPIRY 0 for infinite, `*` for no name or client id).
+    /// (EXPIRY 0 for infinite, `*` for no name or client id). Rewritten at
+    /// most once a second, and never more often than 50 times what the last
+    /// rewrite cost, so a large table keeps it under 2 % of a CPU.
     private func writeLeaseFile() {
+        guard !leaseFile.isEmpty else { leaseFileDirty = false; return }
+        let started = Sys.monotonicNanos()
+        guard started >= leaseFileNext else { return }
         leaseFileDirty = false
-        guard !leaseFile.isEmpty else { return }
-        var text = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(leaseFileSize + 4096)
         let now = DhcpServer.now()
         for i in interfaces {
-            for l in i.engine.leases where l.state == .bound && l.expires > now {
-                let expiry = l.expires == UInt64.max ? "0" : "\(l.expires)"
-                let id = l.client.first == 0xFF ? IfacesCommand.macString(Array(l.client.dropFirst())) : "*"
-                text += "\(expiry) \(IfacesCommand.macString(l.mac)) \(DHCPEngine.dotted(l.address)) \(l.name ?? "*") \(id)\n"
+            for (_, l) in i.engine.byAddress where l.state == .bound && l.expires > now {
+                out += (l.expires == UInt64.max ? "0" : String(l.expires)).utf8
+                out.append(0x20)
+                out += IfacesCommand.macString(l.mac).utf8
+                out.append(0x20)
+                out += DHCPEngine.dotted(l.address).utf8
+                out.append(0x20)
+                out += (l.name ?? "*").utf8
+                out.append(0x20)
+                out += (l.client.first == 0xFF ? IfacesCommand.macString(Array(l.client.dropFirst())) : "*").utf8
+                out.append(0x0A)
             }
         }
-        do throws(SysError) { try FileSystem.writeFileAtomically(leaseFile, Array(text.utf8)) } catch {
+        leaseFileSize = out.count
+        do throws(SysError) { try FileSystem.writeFileAtomically(leaseFile, out) } catch {
             log.warn("cannot write the lease file \(leaseFile): \(error.description)")
         }
+        let cost = Sys.monotonicNanos() &- started
+        leaseFileNext = started &+ max(1_000_000_000, cost &* 50)
     }
 }
 

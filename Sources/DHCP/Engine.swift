@@ -112,6 +112,9 @@ public final class DHCPEngine {
 
     /// Option 119 of the pool, encoded once.
     private var searchBytes: [UInt8]?
+    /// No lease can end before this: `expire` does nothing until then
+    /// (a sweep of a large table every second would cost more as it grows).
+    private var sweepAt: UInt64 = 0
 
     public init(pool: DHCPPool, leases: [DHCPLease] = []) {
         self.pool = pool
@@ -136,6 +139,7 @@ public final class DHCPEngine {
         }
         byAddress[l.address] = l
         if l.state != .declined { byClient[l.client] = l.address }
+        if l.expires < sweepAt { sweepAt = l.expires }
     }
 
     func drop(_ a: UInt32) {
@@ -150,11 +154,19 @@ public final class DHCPEngine {
     /// (free for anyone, but its client gets it back); offers and declines go
     /// as soon as they end.
     public func expire(now: UInt64, retention: UInt64 = 0) -> [DHCPLease] {
+        guard now >= sweepAt else { return [] }
         var gone: [DHCPLease] = []
-        for (a, l) in byAddress where l.expires != UInt64.max && l.expires &+ (l.state == .bound ? retention : 0) <= now {
-            gone.append(l)
-            drop(a)
+        var next = UInt64.max
+        for (a, l) in byAddress where l.expires != UInt64.max {
+            let end = l.expires &+ (l.state == .bound ? retention : 0)
+            if end <= now {
+                gone.append(l)
+                drop(a)
+            } else if end < next {
+                next = end
+            }
         }
+        sweepAt = next
         return gone
     }
 

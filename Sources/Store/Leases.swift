@@ -75,3 +75,31 @@ extension Store {
         }
     }
 }
+
+extension Store {
+    /// Commits several groups of lease changes in one transaction, each
+    /// group's upserts then its removals, in order (a later group sees the
+    /// earlier ones). dhcpd's commit thread folds every group queued while
+    /// the previous commit was syncing into one.
+    public func commitLeaseGroups(_ groups: [(upserts: [StoredLease], removing: [String])]) throws(StoreError) {
+        guard groups.contains(where: { !$0.upserts.isEmpty || !$0.removing.isEmpty }) else { return }
+        try write { (db) throws(StoreError) in
+            let now = Sys.realtimeNanos() / 1_000_000_000
+            let s = try db.prepare("INSERT INTO leases(address, interface, client, mac, expires, state, name, updated) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(address) DO UPDATE SET interface = excluded.interface, client = excluded.client, mac = excluded.mac, expires = excluded.expires, state = excluded.state, name = excluded.name, updated = excluded.updated")
+            let d = try db.prepare("DELETE FROM leases WHERE address = ?1")
+            for g in groups {
+                for l in g.upserts {
+                    s.reset()
+                    s.bind(1, l.address).bind(2, l.interface).bind(3, blob: l.client).bind(4, l.mac)
+                        .bind(5, l.expires).bind(6, l.state).bind(7, l.name).bind(8, now)
+                    try s.run()
+                }
+                for a in g.removing {
+                    d.reset()
+                    d.bind(1, a)
+                    try d.run()
+                }
+            }
+        }
+    }
+}
