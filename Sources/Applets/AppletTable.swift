@@ -52,7 +52,7 @@ public enum Applets {
                  Control socket: RUNDIR/dnsd.sock.
                """, section: "dnsd", available: true, hidden: false,
                capabilities: [.netBindService], run: { args in DnsdApplet.main(args) }),
-        Applet(name: "dhcpd", summary: "DHCPv4 server: pools, reservations, PXE, leases in the store (DHCPv6 and names in DNS to come)",
+        Applet(name: "dhcpd", summary: "DHCPv4 server: pools, reservations, PXE, relays, leases in the store, lease names in DNS (DHCPv6 to come)",
                usage: """
                dhcpd [-c FILE]
                  Serves DHCPv4 on the interface of every `config dhcp`

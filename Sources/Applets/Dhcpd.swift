@@ -355,10 +355,22 @@ final class DhcpServer {
                 continue
             }
             guard m.op == 1 else { continue }
-            let o = i.engine.handle(m, now: now)
+            // A relayed request is served from the pool of the relay's
+            // subnet (RFC 2131 §4.3.1), whichever interface it came in on;
+            // the answer goes back to the relay through this one.
+            var served = i
+            if m.giaddr != 0 && !i.engine.pool.inSubnet(m.giaddr) {
+                guard let other = interfaces.first(where: { $0.engine.pool.inSubnet(m.giaddr) }) else {
+                    dropped &+= 1
+                    log.info("no pool for the relay's subnet", [("interface", i.name), ("giaddr", DHCPEngine.dotted(m.giaddr))])
+                    continue
+                }
+                served = other
+            }
+            let o = served.engine.handle(m, now: now)
             var durable = !o.removed.isEmpty
             for l in o.upserts where l.state != .offered {
-                upserts.append(DhcpServer.stored(l, interface: i.name))
+                upserts.append(DhcpServer.stored(l, interface: served.name))
                 durable = true
             }
             for a in o.removed { removed.append(DHCPEngine.dotted(a)) }

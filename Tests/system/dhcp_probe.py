@@ -3,7 +3,10 @@ client's network namespace: sends the messages given as JSON on the command
 line from 0.0.0.0:68 (bound to the interface) and prints every reply, decoded,
 as one JSON line each.
 
-    python3 dhcp_probe.py IFACE '[{"type": 1, "mac": "02:..", "options": {"93": "0007"}}]' [WAIT]
+    python3 dhcp_probe.py IFACE '[{"type": 1, "mac": "02:..", "options": {"93": "0007"}}]' [WAIT [PORT]]
+
+PORT is the local port (68; 67 to act as a relay agent, which receives the
+server's answers there).
 
 A message may also be {"raw": "HEX"} (sent as is: malformed input).
 """
@@ -52,11 +55,12 @@ def decode(p: bytes) -> dict:
 def main() -> None:
     iface, msgs = sys.argv[1], json.loads(sys.argv[2])
     wait = float(sys.argv[3]) if len(sys.argv) > 3 else 1.5
+    port = int(sys.argv[4]) if len(sys.argv) > 4 else 68
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, iface.encode())
-    s.bind(("0.0.0.0", 68))
+    s.bind(("0.0.0.0", port))
     for m in msgs:
         s.sendto(build(m), (m.get("to", "255.255.255.255"), 67))
         time.sleep(0.05)

@@ -83,8 +83,8 @@ class Lan:
         out = self.netns.exec(self.cli, "ip", "-4", "-o", "addr", "show", "vc").stdout.split()
         return out[out.index("inet") + 1].split("/")[0] if "inet" in out else ""
 
-    def probe(self, msgs: list[dict], wait: float = 1.5) -> list[dict]:
-        r = self.netns.exec(self.cli, sys.executable, PROBE, "vc", json.dumps(msgs), str(wait), timeout=30)
+    def probe(self, msgs: list[dict], wait: float = 1.5, port: int = 68) -> list[dict]:
+        r = self.netns.exec(self.cli, sys.executable, PROBE, "vc", json.dumps(msgs), str(wait), str(port), timeout=30)
         return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
 
     def udhcpc(self, hostname: str, *extra: str, timeout: float = 20) -> subprocess.CompletedProcess:
@@ -240,3 +240,46 @@ def test_exhausted_pool_decline_foreign_server_and_malformed_packets(lan):
     log = lan.dnsbox.log("dhcpd")
     assert log.count("dropped a malformed packet") >= 2, log[-2000:]
     assert lan.probe([{"type": 1, "mac": "02:00:00:00:02:02", "xid": 9}])[0]["yiaddr"] == b
+
+
+def test_two_dhcp_sections_and_a_relay_served_from_its_subnets_pool(lan):
+    """A second `config dhcp` on another interface (192.168.78.1/24):
+    a relayed DISCOVER whose giaddr is in that subnet gets an address from its
+    pool, with that interface's address as server identifier, sent back to the
+    relay (port 67) even though it came in on `vs`; a giaddr in no served
+    subnet gets nothing; the first interface still serves its own clients."""
+    ns = lan.netns
+    # (No dummy driver everywhere: a veth pair with both ends in the server's namespace.)
+    ns.exec(lan.srv, "ip", "link", "add", "vs2", "type", "veth", "peer", "name", "vs2p")
+    ns.exec(lan.srv, "ip", "addr", "add", "192.168.78.1/24", "dev", "vs2")
+    ns.exec(lan.srv, "ip", "link", "set", "vs2p", "up")
+    ns.exec(lan.srv, "ip", "link", "set", "vs2", "up")
+    # The client namespace plays the relay agent 192.168.78.254, reached over vs.
+    ns.exec(lan.cli, "ip", "addr", "add", "192.168.77.2/24", "dev", "vc")
+    ns.exec(lan.cli, "ip", "addr", "add", "192.168.78.254/32", "dev", "vc")
+    ns.exec(lan.srv, "ip", "route", "add", "192.168.78.254/32", "via", "192.168.77.2", "dev", "vs")
+    lan.config(rest="config dhcp 'lab'\n\toption interface 'vs2'\n\toption start '100'\n\toption limit '20'\n"
+                    "\toption leasetime '1h'\n")
+    lan.start("dhcpd")
+    st = lan.ctl("dhcpd", "status")
+    assert "interfaces=2" in st, st
+    relayed = {"type": 1, "mac": "02:00:00:00:78:01", "giaddr": "192.168.78.254", "to": SERVER, "broadcast": False}
+    replies = lan.probe([relayed], port=67)
+    assert len(replies) == 1 and replies[0]["type"] == 2, replies
+    offer = replies[0]
+    assert offer["yiaddr"].startswith("192.168.78.") and 100 <= int(offer["yiaddr"].split(".")[3]) < 120, offer
+    assert opt(offer, 54) == bytes([192, 168, 78, 1]), offer
+    # REQUEST through the relay: ACKed and stored under the second interface.
+    req = dict(relayed, type=3, options={"50": bytes(map(int, offer["yiaddr"].split("."))).hex(), "54": "c0a84e01"})
+    replies = lan.probe([req], port=67)
+    assert [r["type"] for r in replies] == [5] and replies[0]["yiaddr"] == offer["yiaddr"], replies
+    with sqlite3.connect(lan.dnsbox.database) as db:
+        rows = db.execute("SELECT interface, state FROM leases WHERE address = ?", (offer["yiaddr"],)).fetchall()
+    assert rows == [("vs2", 2)], rows
+    # A relay in a subnet no section serves: nothing.
+    assert lan.probe([dict(relayed, mac="02:00:00:00:78:02", giaddr="10.9.9.9")], wait=1.0, port=67) == []
+    assert "no pool for the relay's subnet" in lan.dnsbox.log("dhcpd")
+    # The first section still serves its own clients.
+    ns.exec(lan.cli, "ip", "addr", "flush", "dev", "vc")
+    replies = lan.probe([{"type": 1, "mac": "02:00:00:00:77:09"}])
+    assert len(replies) == 1 and replies[0]["yiaddr"].startswith("192.168.77."), replies
