@@ -31,8 +31,10 @@ enum DhcpdApplet {
 
 final class DhcpServer {
     static let batchSlots = 64
-    /// Packets whose lease changes share one commit, at most.
-    static let maxPerCommit = 1024
+    /// Packets taken per readable event, at most (the commit thread joins
+    /// the groups of several into one transaction; short turns keep the
+    /// replies and the pacing timer on time).
+    static let maxPerCommit = 128
     /// How long an expired lease is kept (its client gets the address back).
     static let retention: UInt64 = 86_400
 
@@ -68,6 +70,13 @@ final class DhcpServer {
     private var committer: LeaseCommitter?
     /// Replies waiting for their group's commit, by group id.
     private var awaiting: [UInt64: [(Interface, DHCPMessage, DHCPOutcome)]] = [:]
+    /// Replies to send, paced (`drainOutbox`); `outboxHead` is the next.
+    private var outbox: [(Interface, DHCPMessage, DHCPOutcome)] = []
+    private var outboxHead = 0
+    private var paceTimer: EventLoop.TimerID?
+    /// Replies still allowed in millisecond `budgetAt`.
+    private var budget = 0
+    private var budgetAt: UInt64 = 0
 
     init(host: ServiceHost) { self.host = host }
 
@@ -391,7 +400,40 @@ final class DhcpServer {
         }
     }
 
+    /// Replies leave at most `paceBurst` per millisecond: a commit that
+    /// releases a hundred ACKs at once would overflow the receive buffer of
+    /// a client (or relay) that reads one datagram at a time.
+    static let paceBurst = 32
+
     private func reply(_ i: Interface, _ m: DHCPMessage, _ o: DHCPOutcome) {
+        guard o.reply != nil else { return }
+        outbox.append((i, m, o))
+        if paceTimer == nil { drainOutbox() }
+    }
+
+    private func drainOutbox() {
+        paceTimer = nil
+        // A token bucket: paceBurst per millisecond, at most 4 ms saved up.
+        let ms = host.loop.now() / 1_000_000
+        if ms != budgetAt {
+            budget = min(4 * DhcpServer.paceBurst, budget + Int(min(ms &- budgetAt, 4)) * DhcpServer.paceBurst)
+            budgetAt = ms
+        }
+        while outboxHead < outbox.count && budget > 0 {
+            let (i, m, o) = outbox[outboxHead]
+            outboxHead += 1
+            budget -= 1
+            send(i, m, o)
+        }
+        if outboxHead == outbox.count {
+            outbox.removeAll(keepingCapacity: true)
+            outboxHead = 0
+            return
+        }
+        paceTimer = host.loop.schedule(after: 1) { [unowned(unsafe) self] in self.drainOutbox() }
+    }
+
+    private func send(_ i: Interface, _ m: DHCPMessage, _ o: DHCPOutcome) {
         guard let r = o.reply else { return }
         switch r.messageType {
         case .offer?: offers &+= 1
