@@ -5,7 +5,7 @@
 //   4xx/5xx status, never traps; a complete request used no more bytes
 //   than it was given and its body is exactly Content-Length long;
 // - the input one byte short of a whole request is incomplete (parsing
-//   is incremental);
+//   is incremental), or, asked for, a head when the request has a body;
 // - JSON.parse returns or throws; an accepted value serializes to text
 //   that parses to the same serialization.
 // A broken invariant calls fatalError, which libFuzzer reports as a crash.
@@ -23,6 +23,7 @@ enum FuzzHTTP {
         limits.maxHeaderBytes = 2048
         switch HTTPRequest.parse(b, limits: limits) {
         case .incomplete: break
+        case .head: fatalError("a head reported without reportHead")
         case .failure(let status, let reason):
             if status < 400 || status > 505 || reason.isEmpty { fatalError("bad failure \(status) \(reason)") }
         case .complete(let req, let used):
@@ -32,6 +33,12 @@ enum FuzzHTTP {
             // or of its body) must be incomplete: parsing is incremental.
             if case .incomplete = HTTPRequest.parse(Array(b[0..<(used - 1)]), limits: limits) {} else {
                 fatalError("a prefix of a whole request is not incomplete")
+            }
+            // Asked for, the head of a request with a body comes first.
+            if !req.body.isEmpty {
+                guard case .head = HTTPRequest.parse(Array(b[0..<(used - 1)]), limits: limits, reportHead: true) else {
+                    fatalError("a request one byte short of its body is not reported as a head")
+                }
             }
         }
         if let v = try? JSON.parse(b) {
