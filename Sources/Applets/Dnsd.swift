@@ -264,6 +264,9 @@ final class DnsServer {
     /// Services of the dynamic zones (written through the API).
     private var storedServices: [StoredService] = []
     private var snapshotBuilds: UInt64 = 0
+    /// Input hashes of the served zones: a store change rebuilds only the
+    /// zones whose inputs changed.
+    private var inputHashes: [DomainName: UInt64] = [:]
     private var snapshotBuildMicros: UInt64 = 0
     /// DHCP leases (their names are published by `LeaseNames`).
     private var storedLeases: [StoredLease] = []
@@ -307,7 +310,8 @@ final class DnsServer {
         let leaseZones = LeaseNames.zones(leases: storedLeases, config: c, stored: storedZones + serviceZones, now: Int64(wall),
                                           subnets: DnsServer.dhcpSubnets(c))
         let set = ZoneSet.load(c, stored: storedZones + serviceZones + leaseZones, previous: previous,
-                               now: UInt32(truncatingIfNeeded: wall))
+                               now: UInt32(truncatingIfNeeded: wall),
+                               reusable: reason.hasPrefix("store generation") ? inputHashes : [:])
         for e in set.errors { log.error(e) }
         var sources: [ZoneSource] = []
         var nextPolicies: [DomainName: ZonePolicy] = [:]
@@ -332,6 +336,7 @@ final class DnsServer {
         let next = DnsServer.makeAnswerer(c, snapshot)
         policies = nextPolicies
         fingerprints = nextFingerprints
+        inputHashes = set.inputHashes.filter { nextPolicies[$0.key] != nil }
         publish(makeFrontend(c, next))
         snapshotBuilds &+= 1
         snapshotBuildMicros = (Sys.monotonicNanos() &- started) / 1000

@@ -51,6 +51,8 @@ struct ZoneSet {
     var policies: [ZonePolicy] = []
     /// Fingerprints of the zones built with a synthesized SOA.
     var fingerprints: [DomainName: UInt64] = [:]
+    /// The input hash of every zone built or reused (see `load`'s `reusable`).
+    var inputHashes: [DomainName: UInt64] = [:]
     var errors: [String] = []
 
     /// The freshly built zones.
@@ -91,9 +93,37 @@ struct ZoneSet {
         var mname: String? = nil
         var rname: String? = nil
         var serial: UInt32? = nil
+
+        /// FNV-1a over everything the zone is built from (not the file's
+        /// contents: a changed file is picked up by a reload).
+        var inputHash: UInt64 {
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            func mix(_ text: String) {
+                for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+                h = (h ^ 0x1F) &* 0x0000_0100_0000_01B3
+            }
+            mix(name)
+            mix(String(ttl))
+            mix(file ?? "")
+            mix(mname ?? "")
+            mix(rname ?? "")
+            mix(serial.map { String($0) } ?? "")
+            for r in records {
+                mix(r.owner)
+                mix(r.type)
+                mix(r.value)
+                mix(r.ttl.map { String($0) } ?? "")
+            }
+            return h
+        }
     }
 
-    static func load(_ c: Config, stored: [StoredZone] = [], previous: [DomainName: Previous], now: UInt32) -> ZoneSet {
+    /// `reusable`: the input hashes of the zones being served. A zone whose
+    /// inputs hash the same is not built again but kept (`.keep`): a store
+    /// change (an API write, a lease) rebuilds only the zones it touched,
+    /// not every zone file. A reload passes none, so everything is re-read.
+    static func load(_ c: Config, stored: [StoredZone] = [], previous: [DomainName: Previous], now: UInt32,
+                     reusable: [DomainName: UInt64] = [:]) -> ZoneSet {
         var out = ZoneSet()
         var specs: [ZoneSpec] = []
         var byOrigin: [DomainName: Int] = [:]
@@ -173,10 +203,18 @@ struct ZoneSet {
         }
         for spec in specs {
             let old = previous[spec.origin]
+            let hash = spec.inputHash
+            if old != nil, reusable[spec.origin] == hash {
+                out.sources.append(.keep(spec.origin))
+                out.policies.append(spec.policy)
+                out.inputHashes[spec.origin] = hash
+                continue
+            }
             switch build(spec, previous: old, now: now) {
             case .success(let (z, fingerprint)):
                 out.sources.append(.fresh(z))
                 out.policies.append(spec.policy)
+                out.inputHashes[z.origin] = hash
                 if let f = fingerprint { out.fingerprints[z.origin] = f }
             case .failure(let e):
                 if old != nil {

@@ -157,3 +157,33 @@ import Zone
         #expect(fourth.zones.first?.soa?.serial == 2000)
     }
 }
+
+@Suite struct ZoneReuseTests {
+    @Test func aStoreChangeRebuildsOnlyTheZonesItTouched() throws {
+        let c = try ZoneSetTests.config("""
+        config zone
+        \toption name 'home.lan'
+        config record
+        \toption zone 'home.lan'
+        \toption name 'nas'
+        \toption type 'A'
+        \toption value '192.168.1.10'
+        """)
+        var api = StoredZone(name: "example.com", ttl: 300, records: [StoredRecord(name: "www", type: "A", value: "192.0.2.1")], serial: 7)
+        let first = ZoneSet.load(c, stored: [api], previous: [:], now: 1000)
+        #expect(first.zones.count == 2 && first.inputHashes.count == 2)
+        // Nothing changed: both kept.
+        let same = ZoneSet.load(c, stored: [api], previous: first.asPrevious, now: 1001, reusable: first.inputHashes)
+        #expect(same.zones.isEmpty && Set(same.kept.map { $0.description }) == ["home.lan.", "example.com."])
+        #expect(same.inputHashes == first.inputHashes)
+        // An API write: only its zone is built again.
+        api.records.append(StoredRecord(name: "mail", type: "A", value: "192.0.2.2"))
+        api.serial = 8
+        let write = ZoneSet.load(c, stored: [api], previous: first.asPrevious, now: 1002, reusable: first.inputHashes)
+        #expect(write.zones.map { $0.origin.description } == ["example.com."])
+        #expect(write.kept.map { $0.description } == ["home.lan."])
+        // Without reusable hashes (a reload) everything is built.
+        let reload = ZoneSet.load(c, stored: [api], previous: first.asPrevious, now: 1003)
+        #expect(reload.zones.count == 2 && reload.kept.isEmpty)
+    }
+}
