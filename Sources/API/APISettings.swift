@@ -45,7 +45,7 @@ public struct APISettings {
             problems.append("api: option 'token' is required")
         }
         for a in c.values("api", nil, "allow") {
-            if let cidr = CIDR(a) ?? IPAddress(a).flatMap({ CIDR(address: $0, prefix: $0.bitWidth) }) {
+            if let cidr = CIDR(addressOrPrefix: a) {
                 allow.append(cidr)
             } else {
                 problems.append("api: allow '\(a)' is not an address or prefix")
@@ -87,12 +87,4 @@ public struct APISettings {
     }
 
     public func isConfigZone(_ name: String) -> Bool { configZones.contains { $0.name == name } }
-}
-
-func parseBool(_ s: String) -> Bool? {
-    switch s {
-    case "1", "on", "true", "yes", "enabled": return true
-    case "0", "off", "false", "no", "disabled": return false
-    default: return nil
-    }
 }

@@ -29,6 +29,23 @@ extension API {
         return out
     }
 
+    /// One-sample families read from a dnsd status field (`micro`: the
+    /// field is in microseconds, the metric in seconds).
+    static let dnsdGauges: [(name: String, type: String, help: String, key: String, micro: Bool)] = [
+        ("dnsbox_cache_hits_total", "counter", "Answers from the forwarding cache.", "cache_hits", false),
+        ("dnsbox_cache_misses_total", "counter", "Queries the forwarding cache could not answer.", "cache_misses", false),
+        ("dnsbox_cache_entries", "gauge", "Entries in the forwarding cache.", "cache_entries", false),
+        ("dnsbox_stale_answers_total", "counter", "Answers from expired cache entries while upstreams failed (RFC 8767).", "stale_answers", false),
+        ("dnsbox_upstream_queries_total", "counter", "Queries sent to upstream servers.", "upstream_queries", false),
+        ("dnsbox_upstream_failures_total", "counter", "Forwarded queries every upstream failed.", "upstream_failures", false),
+        ("dnsbox_upstream_errors_total", "counter", "Upstream timeouts and error answers.", "upstream_errors", false),
+        ("dnsbox_upstream_latency_seconds", "gauge", "Mean upstream answer time.", "upstream_latency_us", true),
+        ("dnsbox_snapshot_generation", "gauge", "Store generation of the zones dnsd serves.", "store_generation", false),
+        ("dnsbox_snapshot_builds_total", "counter", "Zone snapshots dnsd built.", "snapshot_builds", false),
+        ("dnsbox_snapshot_build_seconds", "gauge", "Time dnsd took to build its last zone snapshot.", "snapshot_build_us", true),
+        ("dnsbox_zones", "gauge", "Zones dnsd serves.", "zones", false),
+    ]
+
     public func metrics() -> HTTPResponse {
         var text = ""
         func family(_ name: String, _ type: String, _ help: String) {
@@ -53,31 +70,11 @@ extension API {
         for (k, v) in dnsd.sorted(by: { $0.key < $1.key }) where k.hasPrefix("qtype_") {
             sample("dnsbox_dns_queries_by_type_total", [("type", Names.upper(String(k.dropFirst(6))))], v)
         }
-        family("dnsbox_cache_hits_total", "counter", "Answers from the forwarding cache.")
-        sample("dnsbox_cache_hits_total", [], num("cache_hits"))
-        family("dnsbox_cache_misses_total", "counter", "Queries the forwarding cache could not answer.")
-        sample("dnsbox_cache_misses_total", [], num("cache_misses"))
-        family("dnsbox_cache_entries", "gauge", "Entries in the forwarding cache.")
-        sample("dnsbox_cache_entries", [], num("cache_entries"))
-        family("dnsbox_stale_answers_total", "counter", "Answers from expired cache entries while upstreams failed (RFC 8767).")
-        sample("dnsbox_stale_answers_total", [], num("stale_answers"))
-        family("dnsbox_upstream_queries_total", "counter", "Queries sent to upstream servers.")
-        sample("dnsbox_upstream_queries_total", [], num("upstream_queries"))
-        family("dnsbox_upstream_failures_total", "counter", "Forwarded queries every upstream failed.")
-        sample("dnsbox_upstream_failures_total", [], num("upstream_failures"))
-        family("dnsbox_upstream_errors_total", "counter", "Upstream timeouts and error answers.")
-        sample("dnsbox_upstream_errors_total", [], num("upstream_errors"))
-        family("dnsbox_upstream_latency_seconds", "gauge", "Mean upstream answer time.")
-        let us = Int(num("upstream_latency_us")) ?? 0
-        sample("dnsbox_upstream_latency_seconds", [], API.decimal(us, scale: 6))
-        family("dnsbox_snapshot_generation", "gauge", "Store generation of the zones dnsd serves.")
-        sample("dnsbox_snapshot_generation", [], dnsd["store_generation"] ?? "0")
-        family("dnsbox_snapshot_builds_total", "counter", "Zone snapshots dnsd built.")
-        sample("dnsbox_snapshot_builds_total", [], num("snapshot_builds"))
-        family("dnsbox_snapshot_build_seconds", "gauge", "Time dnsd took to build its last zone snapshot.")
-        sample("dnsbox_snapshot_build_seconds", [], API.decimal(Int(num("snapshot_build_us")) ?? 0, scale: 6))
-        family("dnsbox_zones", "gauge", "Zones dnsd serves.")
-        sample("dnsbox_zones", [], num("zones"))
+        for m in API.dnsdGauges {
+            family(m.name, m.type, m.help)
+            let v = Int(dnsd[m.key] ?? "") ?? 0
+            sample(m.name, [], m.micro ? API.decimal(v, scale: 6) : String(v))
+        }
 
         family("dnsbox_api_writes_total", "counter", "API write requests answered, by route and status.")
         for (k, v) in writes.sorted(by: { $0.key < $1.key }) {

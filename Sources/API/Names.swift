@@ -1,13 +1,12 @@
+import HTTP
+
 /// Name rules of the API: lowercase ASCII, no final dot; service labels
 /// are `[a-z0-9-]`, 1–63 characters, not starting or ending with `-`,
 /// and a whole name is at most 253 characters (dynresolve's rules).
 public enum Names {
     /// Lowercased, without a final dot.
     public static func normalize(_ s: String) -> String {
-        var b = Array(s.utf8)
-        if b.last == UInt8(ascii: ".") && b.count > 1 { b.removeLast() }
-        for i in b.indices where b[i] >= 0x41 && b[i] <= 0x5A { b[i] |= 0x20 }
-        return String(decoding: b, as: UTF8.self)
+        HTTPRequest.lowercase(s.utf8.count > 1 && s.hasSuffix(".") ? String(s.dropLast()) : s)
     }
 
     public static func upper(_ s: String) -> String {

@@ -239,45 +239,45 @@ extension API {
     }
 
     func createRecord(_ j: Job, _ db: Database) throws(StoreError) -> HTTPResponse {
-        let z: StoredZone
-        switch try recordZone(j.params[0], db, writing: true) {
-        case .success(let v): z = v
-        case .failure(let e): return e.response
-        }
-        let r: StoredRecord, ptr: Bool
-        switch recordFromBody(j.body, z) {
-        case .success(let (a, b)): (r, ptr) = (a, b)
-        case .failure(let e): return e.response
-        }
-        if let same = try identical(db, z, r) { return .json(200, recordJSON(same, z)) }
-        var added = r
-        added.id = try Zones.addRecord(db, zone: z.name, r)
-        if let p = try zoneProblem(db, z) { return .error(400, p, field: "data") }
-        if ptr, let e = try addPTR(db, added, z) { return e.response }
-        try Zones.bumpSerial(db, z.name)
-        return .json(201, recordJSON(added, z))
+        try saveRecord(j, db, replacing: false)
     }
 
     func updateRecord(_ j: Job, _ db: Database) throws(StoreError) -> HTTPResponse {
+        try saveRecord(j, db, replacing: true)
+    }
+
+    /// POST (a new record, or 200 with an identical one) or PUT (record
+    /// `params[1]` replaced): checked against the zone, PTR added when
+    /// asked, serial moved on.
+    func saveRecord(_ j: Job, _ db: Database, replacing: Bool) throws(StoreError) -> HTTPResponse {
         let z: StoredZone
         switch try recordZone(j.params[0], db, writing: true) {
         case .success(let v): z = v
         case .failure(let e): return e.response
         }
-        guard let id = Int64(j.params[1]), try Zones.record(db, zone: z.name, id: id) != nil else {
-            return .error(404, "no record \(j.params[1]) in \(z.name)")
+        var id: Int64 = 0
+        if replacing {
+            guard let n = Int64(j.params[1]), try Zones.record(db, zone: z.name, id: n) != nil else {
+                return .error(404, "no record \(j.params[1]) in \(z.name)")
+            }
+            id = n
         }
         var r: StoredRecord, ptr: Bool
         switch recordFromBody(j.body, z) {
         case .success(let (a, b)): (r, ptr) = (a, b)
         case .failure(let e): return e.response
         }
-        r.id = id
-        _ = try Zones.updateRecord(db, zone: z.name, r)
+        if replacing {
+            r.id = id
+            _ = try Zones.updateRecord(db, zone: z.name, r)
+        } else {
+            if let same = try identical(db, z, r) { return .json(200, recordJSON(same, z)) }
+            r.id = try Zones.addRecord(db, zone: z.name, r)
+        }
         if let p = try zoneProblem(db, z) { return .error(400, p, field: "data") }
         if ptr, let e = try addPTR(db, r, z) { return e.response }
         try Zones.bumpSerial(db, z.name)
-        return .json(200, recordJSON(r, z))
+        return .json(replacing ? 200 : 201, recordJSON(r, z))
     }
 
     func deleteRecord(_ j: Job, _ db: Database) throws(StoreError) -> HTTPResponse {

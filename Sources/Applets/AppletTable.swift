@@ -17,6 +17,9 @@ public struct Applet {
     /// Capabilities kept after start-up when running as root (ServiceHost.dropPrivileges).
     public var capabilities: [Capability]
     public var run: (_ args: [String]) -> Int32
+    /// Arguments init adds after `-c FILE` to run the applet as a service
+    /// (`apictl` without a subcommand is the API's client).
+    public var serviceArgs: [String] = []
 }
 
 public enum ExitCode {
@@ -88,7 +91,7 @@ public enum Applets {
                  put|post PATH JSON, delete-path PATH.
                  Control socket: RUNDIR/apictl.sock.
                """, section: "api", available: true, hidden: false,
-               capabilities: [.netBindService], run: { args in ApictlApplet.main(args) }),
+               capabilities: [.netBindService], run: { args in ApictlApplet.main(args) }, serviceArgs: ["serve"]),
         Applet(name: "init", summary: "container entrypoint: starts enabled applets, restarts them, reaps, forwards signals",
                usage: """
                init [-c FILE]

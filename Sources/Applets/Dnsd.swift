@@ -413,11 +413,7 @@ final class DnsServer {
             for p in ownPrefixes { allow.add(bytes: p.bytes, prefix: p.prefix) }
         } else {
             for text in given {
-                if let cidr = CIDR(text) {
-                    allow.add(bytes: cidr.address.bytes, prefix: cidr.prefix)
-                } else if let ip = IPAddress(text) {
-                    allow.add(bytes: ip.bytes, prefix: ip.bytes.count * 8)
-                }
+                if let cidr = CIDR(addressOrPrefix: text) { allow.add(bytes: cidr.address.bytes, prefix: cidr.prefix) }
             }
         }
         let timeout = UInt64(max(50, c.milliseconds("dnsd", nil, "upstream_timeout") ?? 1500))

@@ -161,9 +161,7 @@ final class Supervisor {
         children[i].restartTimer = nil
         let name = children[i].applet.name
         do throws(SysError) {
-            var argv = [name, "-c", configPath]
-            // apictl with no subcommand is the API's client; as a service it serves.
-            if name == "apictl" { argv.append("serve") }
+            let argv = [name, "-c", configPath] + children[i].applet.serviceArgs
             let pid = try Process.spawn(path: executable, argv: argv, deathSignal: Signal.term)
             children[i].pid = pid
             children[i].startedAt = loop.now()

@@ -148,7 +148,7 @@ struct ZoneSet {
                                 ttl: UInt32(section.option("ttl")?.values.last.flatMap { Int($0) } ?? 3600),
                                 file: section.option("file")?.values.last)
             for text in section.option("allow_transfer")?.values ?? [] {
-                if let cidr = CIDR(text) ?? IPAddress(text).flatMap({ CIDR(address: $0, prefix: $0.bitWidth) }) {
+                if let cidr = CIDR(addressOrPrefix: text) {
                     spec.policy.allowTransfer.append(cidr)
                 } else {
                     out.errors.append("\(where_): allow_transfer '\(text)' is not an address or prefix; ignored")

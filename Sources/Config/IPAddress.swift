@@ -208,6 +208,18 @@ public struct CIDR: Equatable, Hashable, Sendable, CustomStringConvertible {
         self.init(address: address, prefix: prefix)
     }
 
+    /// An `addressOrCIDR` option value: a prefix, or one address as a
+    /// prefix of its full width.
+    public init?(addressOrPrefix text: String) {
+        if let c = CIDR(text) {
+            self = c
+        } else if let a = IPAddress(text) {
+            self.init(address: a, prefix: a.bitWidth)
+        } else {
+            return nil
+        }
+    }
+
     /// nil when `prefix` is outside 0...address.bitWidth.
     public init?(address: IPAddress, prefix: Int) {
         guard prefix >= 0, prefix <= address.bitWidth else { return nil }

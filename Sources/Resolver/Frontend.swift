@@ -127,10 +127,30 @@ public final class ResolverLocal {
 
     deinit { scratch.deallocate() }
 
-    /// Responses by question type: the types of `ResolverLocal.typeNames`, the last slot for any other.
-    public var qtypes = [UInt64](repeating: 0, count: ResolverLocal.typeCodes.count + 1)
-    public static let typeCodes: [UInt16] = [1, 2, 5, 6, 12, 15, 16, 28, 33, 35, 64, 65, 252, 255]
+    /// Responses by question type, in the order of `ResolverLocal.typeNames` (the last: any other).
+    public var qtypes = [UInt64](repeating: 0, count: ResolverLocal.typeNames.count)
     public static let typeNames = ["a", "ns", "cname", "soa", "ptr", "mx", "txt", "aaaa", "srv", "naptr", "svcb", "https", "axfr", "any", "other"]
+
+    @inline(__always)
+    static func typeSlot(_ t: UInt16) -> Int {
+        switch t {
+        case 1: return 0
+        case 2: return 1
+        case 5: return 2
+        case 6: return 3
+        case 12: return 4
+        case 15: return 5
+        case 16: return 6
+        case 28: return 7
+        case 33: return 8
+        case 35: return 9
+        case 64: return 10
+        case 65: return 11
+        case 252: return 12
+        case 255: return 13
+        default: return 14
+        }
+    }
 
     @inline(__always)
     public func count(response out: UnsafeMutableRawBufferPointer, _ n: Int) {
@@ -141,10 +161,7 @@ public final class ResolverLocal {
         var i = 12
         while i < n, out[i] != 0, out[i] < 64 { i += Int(out[i]) + 1 }
         guard i + 2 < n, out[i] == 0 else { return }
-        let t = UInt16(out[i + 1]) << 8 | UInt16(out[i + 2])
-        var k = 0
-        while k < ResolverLocal.typeCodes.count, ResolverLocal.typeCodes[k] != t { k += 1 }
-        qtypes[k] &+= 1
+        qtypes[ResolverLocal.typeSlot(UInt16(out[i + 1]) << 8 | UInt16(out[i + 2]))] &+= 1
     }
 }
 
