@@ -17,6 +17,7 @@ import os
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -49,6 +50,28 @@ def need_tool(name: str) -> str:
     if not path:
         pytest.skip(f"{name} is not installed (scripts/setup.sh installs it)")
     return path
+
+
+def free_port(*addrs: str) -> int:
+    """A port free for both UDP and TCP on every one of `addrs` (default 127.0.0.1)."""
+    addrs = addrs or ("127.0.0.1",)
+    for _ in range(100):
+        family = socket.AF_INET6 if ":" in addrs[0] else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as u:
+            u.bind((addrs[0], 0))
+            port = u.getsockname()[1]
+            try:
+                for addr in addrs:
+                    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+                    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                        if addr == addrs[0] and kind == socket.SOCK_DGRAM:
+                            continue
+                        with socket.socket(fam, kind) as t:
+                            t.bind((addr, port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port")
 
 
 def wait_for(pred, timeout: float = 5.0, interval: float = 0.02, what: str = "condition"):

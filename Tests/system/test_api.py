@@ -26,27 +26,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Dnsbox, exec_prefix, need_root, need_tool, wait_for
+from conftest import Dnsbox, exec_prefix, free_port, need_root, need_tool, wait_for
+from test_dnsd import section
 
 TOKEN = "test-token-5e3a"
 
 # ---- helpers ----------------------------------------------------------------
-
-
-def free_port(addr: str = "127.0.0.1") -> int:
-    """A port free for both UDP and TCP on addr."""
-    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
-    for _ in range(50):
-        with socket.socket(family, socket.SOCK_DGRAM) as u:
-            u.bind((addr, 0))
-            port = u.getsockname()[1]
-            with socket.socket(family, socket.SOCK_STREAM) as t:
-                try:
-                    t.bind((addr, port))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free port")
 
 
 class Resp:
@@ -174,19 +159,6 @@ def read_response(s: socket.socket) -> Resp | None:
 
 
 # ---- DNS: dig and a raw UDP client --------------------------------------------
-
-
-def section(out: str, name: str) -> list[str]:
-    lines, on = [], False
-    for line in out.splitlines():
-        if line.startswith(f";; {name} SECTION"):
-            on = True
-            continue
-        if on:
-            if not line.strip():
-                break
-            lines.append(" ".join(line.split()))
-    return lines
 
 
 class Reply:

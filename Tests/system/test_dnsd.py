@@ -5,6 +5,8 @@ import time
 
 import pytest
 
+import conftest
+
 from conftest import need_tool, wait_for
 
 ZONE = """$TTL 300
@@ -21,21 +23,8 @@ ns.sub  IN A   192.0.2.77
 
 
 def free_port() -> int:
-    """A port free for UDP and TCP on 127.0.0.1 and ::1 (dnsd binds all four)."""
-    for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-            try:
-                for fam, addr, kind in ((socket.AF_INET, "127.0.0.1", socket.SOCK_STREAM),
-                                        (socket.AF_INET6, "::1", socket.SOCK_DGRAM),
-                                        (socket.AF_INET6, "::1", socket.SOCK_STREAM)):
-                    with socket.socket(fam, kind) as t:
-                        t.bind((addr, port))
-                return port
-            except OSError:
-                continue
-    raise AssertionError("no free port")
+    """dnsd below binds UDP and TCP on 127.0.0.1 and ::1."""
+    return conftest.free_port("127.0.0.1", "::1")
 
 
 @pytest.fixture

@@ -24,25 +24,9 @@ from pathlib import Path
 import pytest
 
 from test_dnsd import section as dig_section
-from conftest import exec_prefix, need_root, need_tool, wait_for
+from conftest import exec_prefix, free_port, need_root, need_tool, wait_for
 
 # ---- helpers ----------------------------------------------------------------
-
-
-def free_port(addr: str = "127.0.0.1") -> int:
-    """A port free for both UDP and TCP on addr."""
-    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
-    for _ in range(50):
-        with socket.socket(family, socket.SOCK_DGRAM) as u:
-            u.bind((addr, 0))
-            port = u.getsockname()[1]
-            with socket.socket(family, socket.SOCK_STREAM) as t:
-                try:
-                    t.bind((addr, port))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free port")
 
 
 class Reply:
