@@ -1,4 +1,5 @@
 import Config
+import Core
 import DNS
 import HTTP
 import Store
@@ -83,8 +84,7 @@ public final class API {
     public var onCommit: () -> Void = {}
     /// Write requests answered, by route and status.
     public private(set) var writes: [String: UInt64] = [:]
-    private var bucketNanos: Int64 = 0
-    private var bucketAt: UInt64 = 0
+    private var writeBucket: TokenBucket
 
     public static let maxBody = 1024 * 1024
     public static let maxStateBody = 10 * 1024 * 1024
@@ -95,8 +95,8 @@ public final class API {
         self.store = store
         self.clock = clock
         startedAt = clock()
-        bucketAt = startedAt
-        bucketNanos = Int64(settings.rateLimit) * 1_000_000_000
+        // A burst of one second's worth.
+        writeBucket = TokenBucket(ratePerSecond: settings.rateLimit, burst: settings.rateLimit, now: startedAt)
     }
 
     public struct Job {
@@ -137,19 +137,13 @@ public final class API {
 
     /// Takes one write from the token bucket; nil when allowed, else the seconds to wait.
     func takeWriteToken() -> Int? {
-        let rate = Int64(settings.rateLimit)
-        guard rate > 0 else { return nil }
-        let now = clock()
-        let cap = rate * 1_000_000_000
-        let elapsed = Int64(min(now &- bucketAt, 10_000_000_000))
-        bucketAt = now
-        bucketNanos = min(cap, bucketNanos + elapsed * rate)
-        if bucketNanos >= 1_000_000_000 {
-            bucketNanos -= 1_000_000_000
-            return nil
+        guard settings.rateLimit > 0 else { return nil }
+        if writeBucket.ratePerSecond != Int64(settings.rateLimit) {
+            writeBucket = TokenBucket(ratePerSecond: settings.rateLimit, burst: settings.rateLimit, now: clock())
         }
-        let missing = 1_000_000_000 - bucketNanos
-        return Int((missing / rate + 999_999_999) / 1_000_000_000)
+        let now = clock()
+        if writeBucket.take(now: now) { return nil }
+        return Int((writeBucket.wait(now: now) + 999_999_999) / 1_000_000_000)
     }
 
     func count(_ route: String, _ status: Int) {

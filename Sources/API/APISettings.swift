@@ -12,15 +12,15 @@ public struct DynamicZone {
 
 /// What the API applet reads from the config. Built on every reload.
 public struct APISettings {
-    public var listen: String = "127.0.0.1:8080"
+    public var listen: String = ""
     /// nil: not configured (the server refuses to start; CGI answers 500).
     public var token: String?
     public var allow: [CIDR] = []
     /// Write requests per second; 0 = unlimited.
-    public var rateLimit = 10
+    public var rateLimit = 0
     public var audit = true
-    public var maxConnections = 64
-    public var timeoutMs = 10_000
+    public var maxConnections = 1
+    public var timeoutMs = 0
     public var dynamicZones: [DynamicZone] = []
     /// Zones declared in the config (lowercased, no final dot), with their TTL.
     public var configZones: [(name: String, ttl: Int, dynamic: Bool)] = []
@@ -32,8 +32,9 @@ public struct APISettings {
     public init() {}
 
     public init(_ c: Config) {
-        listen = c.string("api", nil, "listen") ?? "127.0.0.1:8080"
-        if let t = c.string("api", nil, "token") {
+        let api = c.api
+        listen = api.listen
+        if let t = api.token {
             if t.isEmpty {
                 problems.append("api: option 'token' is empty")
             } else if t.hasPrefix("$") || t.hasPrefix("{env.") {
@@ -44,33 +45,22 @@ public struct APISettings {
         } else {
             problems.append("api: option 'token' is required")
         }
-        for a in c.values("api", nil, "allow") {
+        for a in api.allow {
             if let cidr = CIDR(addressOrPrefix: a) {
                 allow.append(cidr)
             } else {
                 problems.append("api: allow '\(a)' is not an address or prefix")
             }
         }
-        rateLimit = c.int("api", nil, "rate_limit") ?? 10
-        audit = c.bool("api", nil, "audit") ?? true
-        maxConnections = c.int("api", nil, "max_connections") ?? 64
-        timeoutMs = c.milliseconds("api", nil, "timeout") ?? 10_000
-        for z in c.sections(ofType: "zone") {
-            guard let raw = z.option("name")?.values.last, !raw.isEmpty else { continue }
-            let name = Names.normalize(raw)
-            let ttl = z.option("ttl")?.values.last.flatMap { Int($0) } ?? 3600
-            let dynamic = z.option("dynamic")?.values.last.flatMap { parseBool($0) } ?? false
-            configZones.append((name, ttl, dynamic))
-            if dynamic {
-                let st = z.option("service_ttl")?.values.last.flatMap { Int($0) } ?? 5
-                dynamicZones.append(DynamicZone(name: name, serviceTTL: st, fallback: z.option("fallback")?.values ?? []))
-            }
+        rateLimit = api.rateLimit
+        audit = api.audit
+        maxConnections = api.maxConnections
+        timeoutMs = api.timeoutMs
+        for z in c.zones where z.name != nil {
+            configZones.append((z.key, z.ttl, z.dynamic))
+            if z.dynamic { dynamicZones.append(DynamicZone(name: z.key, serviceTTL: z.serviceTTL, fallback: z.fallback)) }
         }
-        for r in c.sections(ofType: "record") {
-            let zone = Names.normalize(r.option("zone")?.values.last ?? "")
-            let owner = Names.owner(r.option("name")?.values.last ?? "@", in: zone)
-            configOwners.insert(zone + "|" + owner)
-        }
+        for r in c.records { configOwners.insert(r.zoneKey + "|" + r.ownerKey) }
     }
 
     /// True when `peer` (an address text) may talk to the API.

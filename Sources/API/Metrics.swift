@@ -1,21 +1,11 @@
+import Config
+import Daemon
 import HTTP
 
 /// `GET /metrics`: Prometheus text format 0.0.4, gathered from the
 /// applets' control-socket `status` answers (`key=value` fields) and the
 /// API's own counters.
 extension API {
-    /// The `key=value` fields of a status answer.
-    static func fields(_ status: String) -> [String: String] {
-        var out: [String: String] = [:]
-        for line in status.split(separator: "\n") {
-            for part in line.split(separator: " ") {
-                guard let eq = part.firstIndex(of: "=") else { continue }
-                out[String(part[part.startIndex..<eq])] = String(part[part.index(after: eq)...])
-            }
-        }
-        return out
-    }
-
     static func escapeLabel(_ s: String) -> String {
         var out = ""
         for c in s {
@@ -29,27 +19,10 @@ extension API {
         return out
     }
 
-    /// One-sample families read from a dnsd status field (`micro`: the
-    /// field is in microseconds, the metric in seconds).
-    static let dnsdGauges: [(name: String, type: String, help: String, key: String, micro: Bool)] = [
-        ("dnsbox_cache_hits_total", "counter", "Answers from the forwarding cache.", "cache_hits", false),
-        ("dnsbox_cache_misses_total", "counter", "Queries the forwarding cache could not answer.", "cache_misses", false),
-        ("dnsbox_cache_entries", "gauge", "Entries in the forwarding cache.", "cache_entries", false),
-        ("dnsbox_stale_answers_total", "counter", "Answers from expired cache entries while upstreams failed (RFC 8767).", "stale_answers", false),
-        ("dnsbox_upstream_queries_total", "counter", "Queries sent to upstream servers.", "upstream_queries", false),
-        ("dnsbox_upstream_failures_total", "counter", "Forwarded queries every upstream failed.", "upstream_failures", false),
-        ("dnsbox_upstream_errors_total", "counter", "Upstream timeouts and error answers.", "upstream_errors", false),
-        ("dnsbox_upstream_latency_seconds", "gauge", "Mean upstream answer time.", "upstream_latency_us", true),
-        ("dnsbox_snapshot_generation", "gauge", "Store generation of the zones dnsd serves.", "store_generation", false),
-        ("dnsbox_snapshot_builds_total", "counter", "Zone snapshots dnsd built.", "snapshot_builds", false),
-        ("dnsbox_snapshot_build_seconds", "gauge", "Time dnsd took to build its last zone snapshot.", "snapshot_build_us", true),
-        ("dnsbox_zones", "gauge", "Zones dnsd serves.", "zones", false),
-    ]
-
     public func metrics() -> HTTPResponse {
         var text = ""
-        func family(_ name: String, _ type: String, _ help: String) {
-            text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        func family(_ m: Metric) {
+            text += "# HELP \(m.name) \(m.help)\n# TYPE \(m.name) \(m.typeName)\n"
         }
         func sample(_ name: String, _ labels: [(String, String)], _ value: String) {
             text += name
@@ -58,50 +31,61 @@ extension API {
             }
             text += " " + value + "\n"
         }
-        let dnsdStatus = status("dnsd")
-        let dnsd = dnsdStatus.map { API.fields($0) } ?? [:]
-        func num(_ k: String) -> String { dnsd[k].flatMap { UInt64($0) }.map { String($0) } ?? "0" }
+        /// One labelled sample of a declared key, its value read from `status`.
+        func sample(_ key: StatusKey, _ status: Status?) {
+            guard let m = key.metric else { return }
+            let v = status?.number(key) ?? 0
+            let value = m.scale > 0 ? API.decimal(Int(v), scale: m.scale) : String(v)
+            sample(m.name, m.label.map { [($0.name, $0.value)] } ?? [], value)
+        }
+        typealias D = StatusKeys.Dnsd
+        let dnsd = status("dnsd").flatMap { Status.parse($0) }
 
-        family("dnsbox_dns_queries_total", "counter", "DNS responses sent by dnsd, by RCODE.")
-        for r in ["noerror", "formerr", "servfail", "nxdomain", "notimp", "refused"] {
-            sample("dnsbox_dns_queries_total", [("rcode", r)], num("rcode_" + r))
+        if let m = D.rcodes.first?.metric { family(m) }
+        for k in D.rcodes { sample(k, dnsd) }
+        if let m = D.qtype("a", upper: "A").metric { family(m) }
+        for (name, _) in (dnsd?.fields ?? []).sorted(by: { $0.key < $1.key }) where name.hasPrefix("qtype_") {
+            let t = String(name.dropFirst(6))
+            sample(D.qtype(t, upper: Names.upper(t)), dnsd)
         }
-        family("dnsbox_dns_queries_by_type_total", "counter", "DNS queries received by dnsd, by question type.")
-        for (k, v) in dnsd.sorted(by: { $0.key < $1.key }) where k.hasPrefix("qtype_") {
-            sample("dnsbox_dns_queries_by_type_total", [("type", Names.upper(String(k.dropFirst(6))))], v)
-        }
-        for m in API.dnsdGauges {
-            family(m.name, m.type, m.help)
-            let v = Int(dnsd[m.key] ?? "") ?? 0
-            sample(m.name, [], m.micro ? API.decimal(v, scale: 6) : String(v))
+        for k in D.gauges {
+            guard let m = k.metric else { continue }
+            family(m)
+            sample(k, dnsd)
         }
 
-        family("dnsbox_api_writes_total", "counter", "API write requests answered, by route and status.")
+        family(API.writesMetric)
         for (k, v) in writes.sorted(by: { $0.key < $1.key }) {
             let parts = k.split(separator: " ")
-            sample("dnsbox_api_writes_total", [("route", String(parts[0])), ("status", parts.count > 1 ? String(parts[1]) : "")], String(v))
+            sample(API.writesMetric.name, [("route", String(parts[0])), ("status", parts.count > 1 ? String(parts[1]) : "")], String(v))
         }
 
         // Applets: under init, its status lists each child; else the applets that answer.
-        family("dnsbox_applet_up", "gauge", "1 when the applet is running.")
-        var restarts: [(String, String)] = []
+        family(API.upMetric)
+        var restarts: [(String, Status)] = []
         var up: [String: Bool] = [:]
-        if let initStatus = status("init") {
-            for line in initStatus.split(separator: "\n").dropFirst() {
-                guard let name = line.split(separator: " ").first else { continue }
-                let f = API.fields(String(line))
-                up[String(name)] = (f["pid"] ?? "-") != "-"
-                restarts.append((String(name), f["restarts"] ?? "0"))
+        if let initStatus = status("init").flatMap({ Status.parse($0) }) {
+            for row in initStatus.rows {
+                guard let name = row.name else { continue }
+                up[name] = (row[StatusKeys.pid] ?? "-") != "-"
+                restarts.append((name, row))
             }
         }
         for a in ["dnsd", "dhcpd", "apictl"] where up[a] == nil {
-            up[a] = a == "apictl" || (a == "dnsd" ? dnsdStatus != nil : status(a) != nil)
+            up[a] = a == "apictl" || (a == "dnsd" ? dnsd != nil : status(a) != nil)
         }
-        for (a, u) in up.sorted(by: { $0.key < $1.key }) { sample("dnsbox_applet_up", [("applet", a)], u ? "1" : "0") }
-        family("dnsbox_applet_restarts_total", "counter", "Restarts of an applet by init.")
-        for (a, r) in restarts.sorted(by: { $0.0 < $1.0 }) { sample("dnsbox_applet_restarts_total", [("applet", a)], r) }
+        for (a, u) in up.sorted(by: { $0.key < $1.key }) { sample(API.upMetric.name, [("applet", a)], u ? "1" : "0") }
+        if let m = StatusKeys.Init.restarts.metric {
+            family(m)
+            for (a, row) in restarts.sorted(by: { $0.0 < $1.0 }) {
+                sample(m.name, [("applet", a)], String(row.number(StatusKeys.Init.restarts)))
+            }
+        }
         return .text(200, text, contentType: "text/plain; version=0.0.4; charset=utf-8")
     }
+
+    static let writesMetric = Metric("dnsbox_api_writes_total", .counter, "API write requests answered, by route and status.")
+    static let upMetric = Metric("dnsbox_applet_up", .gauge, "1 when the applet is running.")
 
     /// `value / 10^scale` as decimal text.
     static func decimal(_ value: Int, scale: Int) -> String {

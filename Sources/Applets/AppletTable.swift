@@ -1,40 +1,28 @@
+import Apictl
+import Daemon
+import Dhcpd
+import Dnsd
+import Init
 import Sys
 
-/// One entry of the multi-call binary. Declared in `Applets.table`; the
-/// dispatcher, `--list`, `install`, init and the docs all read that table.
+/// One entry of the multi-call binary: its description and entry point.
+/// The dispatcher, `--list`, `install`, init and the docs all read `Applets.table`.
 public struct Applet {
-    public var name: String
-    public var summary: String
-    /// Usage text printed by `dnsbox APPLET --help` (after the summary).
-    public var usage: String
-    /// The config section type that enables this applet under init (nil: never started by init).
-    public var section: String?
-    /// false: the applet is declared but arrives in a later release; it says
-    /// so and exits 69 (EX_UNAVAILABLE) instead of pretending to work.
-    public var available: Bool
-    /// Hidden from `--list` and `install` (diagnostic applets).
-    public var hidden: Bool
-    /// Capabilities kept after start-up when running as root (ServiceHost.dropPrivileges).
-    public var capabilities: [Capability]
+    public var info: AppletInfo
     public var run: (_ args: [String]) -> Int32
-    /// Arguments init adds after `-c FILE` to run the applet as a service
-    /// (`apictl` without a subcommand is the API's client).
-    public var serviceArgs: [String] = []
-}
 
-public enum ExitCode {
-    public static let ok: Int32 = 0
-    public static let failure: Int32 = 1
-    public static let usage: Int32 = 2
-    /// EX_UNAVAILABLE from sysexits.h: the applet is not in this build yet.
-    public static let unavailable: Int32 = 69
+    public var name: String { info.name }
+    public var summary: String { info.summary }
+    public var usage: String { info.usage }
+    public var available: Bool { info.available }
+    public var hidden: Bool { info.hidden }
 }
 
 public enum Applets {
-    public static let version = "0.1.0"
+    public static var version: String { Version.string }
 
     public static let table: [Applet] = [
-        Applet(name: "dnsd", summary: "DNS server: authoritative zones, AXFR/IXFR out, NOTIFY; caching forwarder",
+        entry(name: "dnsd", summary: "DNS server: authoritative zones, AXFR/IXFR out, NOTIFY; caching forwarder",
                usage: """
                dnsd [-c FILE]
                  Serves the zones of `config zone` / `config record` sections
@@ -53,9 +41,9 @@ public enum Applets {
                  `fallback_local` forwards a local zone first and answers
                  from the local copy (AA=0) when its servers fail.
                  Control socket: RUNDIR/dnsd.sock.
-               """, section: "dnsd", available: true, hidden: false,
-               capabilities: [.netBindService], run: { args in DnsdApplet.main(args) }),
-        Applet(name: "dhcpd", summary: "DHCPv4 server: pools, reservations, PXE, relays, leases in the store, lease names in DNS (DHCPv6 to come)",
+               """, section: "dnsd",
+               capabilities: [.netBindService]) { info, args in Daemon.main(info, args) { DnsdService(host: $0) } },
+        entry(name: "dhcpd", summary: "DHCPv4 server: pools, reservations, PXE, relays, leases in the store, lease names in DNS (DHCPv6 to come)",
                usage: """
                dhcpd [-c FILE]
                  Serves DHCPv4 on the interface of every `config dhcp`
@@ -64,18 +52,17 @@ public enum Applets {
                  Leases are committed to the store before each ACK and
                  written to `leasefile` (dnsmasq format).
                  Control socket: RUNDIR/dhcpd.sock.
-               """, section: "dhcp", available: true, hidden: false,
-               capabilities: [.netBindService, .netRaw, .netAdmin], run: { args in DhcpdApplet.main(args) }),
-        Applet(name: "rad", summary: "IPv6 router advertisements (SLAAC, RDNSS, DNSSL)",
-               usage: "rad [-c FILE]", section: "rad", available: false, hidden: false,
-               capabilities: [.netRaw], run: { _ in notYet("rad") }),
-        Applet(name: "mdnsd", summary: "mDNS responder and browser: advertises this DNS server, finds peers",
-               usage: "mdnsd [-c FILE]", section: "mdnsd", available: false, hidden: false,
-               capabilities: [], run: { _ in notYet("mdnsd") }),
-        Applet(name: "bgpd", summary: "BGP speaker announcing anycast DNS routes while DNS is healthy",
-               usage: "bgpd [-c FILE]", section: "bgpd", available: false, hidden: false,
-               capabilities: [.netBindService, .netAdmin], run: { _ in notYet("bgpd") }),
-        Applet(name: "apictl", summary: "HTTP API server (serve), CGI handler, and its command-line client",
+               """, section: "dhcp",
+               capabilities: [.netBindService, .netRaw, .netAdmin]) { info, args in Daemon.main(info, args) { DhcpdService(host: $0) } },
+        entry(name: "rad", summary: "IPv6 router advertisements (SLAAC, RDNSS, DNSSL)",
+               usage: "rad [-c FILE]", section: "rad", available: false,
+               capabilities: [.netRaw]) { _, _ in notYet("rad") },
+        entry(name: "mdnsd", summary: "mDNS responder and browser: advertises this DNS server, finds peers",
+               usage: "mdnsd [-c FILE]", section: "mdnsd", available: false) { _, _ in notYet("mdnsd") },
+        entry(name: "bgpd", summary: "BGP speaker announcing anycast DNS routes while DNS is healthy",
+               usage: "bgpd [-c FILE]", section: "bgpd", available: false,
+               capabilities: [.netBindService, .netAdmin]) { _, _ in notYet("bgpd") },
+        entry(name: "apictl", summary: "HTTP API server (serve), CGI handler, and its command-line client",
                usage: """
                apictl [-c FILE] serve | COMMAND ...
                  serve: the HTTP/1.1 API on `listen` (default 127.0.0.1:8080):
@@ -90,9 +77,9 @@ public enum Applets {
                  delete NAME, zones, leases, health, metrics, get PATH,
                  put|post PATH JSON, delete-path PATH.
                  Control socket: RUNDIR/apictl.sock.
-               """, section: "api", available: true, hidden: false,
-               capabilities: [.netBindService], run: { args in ApictlApplet.main(args) }, serviceArgs: ["serve"]),
-        Applet(name: "init", summary: "container entrypoint: starts enabled applets, restarts them, reaps, forwards signals",
+               """, section: "api",
+               capabilities: [.netBindService], serviceArgs: ["serve"]) { info, args in ApictlApplet.main(info, args) },
+        entry(name: "init", summary: "container entrypoint: starts enabled applets, restarts them, reaps, forwards signals",
                usage: """
                init [-c FILE]
                  Starts every applet whose config section is enabled, as a child
@@ -102,21 +89,34 @@ public enum Applets {
                  reload every child. SIGTERM/SIGINT: stop all children (SIGKILL
                  after 10 s) and exit. Safe as PID 1: reaps every zombie.
                  Control socket: RUNDIR/init.sock (status, reload).
-               """, section: nil, available: true, hidden: false,
+               """, section: nil,
                // init keeps its privileges: each child binds its sockets as
                // root and then drops to its own declared capabilities.
-               capabilities: [],
-               run: { args in InitApplet.main(args) }),
-        Applet(name: "idle", summary: "diagnostic service on the shared runtime (control socket, reload, signals), no protocol",
+               keepsPrivileges: true) { info, args in
+                   Daemon.main(info, args) { InitService(host: $0, applets: Applets.infos) }
+               },
+        entry(name: "idle", summary: "diagnostic service on the shared runtime (control socket, reload, signals), no protocol",
                usage: """
                idle [-c FILE]
                  Runs the service runtime every applet shares — config, logging,
                  control socket RUNDIR/idle.sock (status, reload, ping), SIGHUP
                  reload, SIGTERM stop — without any protocol. Used to test init
                  and as the skeleton for new applets. Enabled by `config idle`.
-               """, section: "idle", available: true, hidden: true,
-               capabilities: [], run: { args in IdleApplet.main(args) }),
+               """, section: "idle", hidden: true) { info, args in Daemon.main(info, args) { _ in IdleService() } },
     ]
+
+    /// The descriptions alone (what init and `install` need).
+    public static var infos: [AppletInfo] { table.map { $0.info } }
+
+    /// A table entry: the description and the entry point, which gets it back.
+    static func entry(name: String, summary: String, usage: String, section: String?, available: Bool = true,
+                      hidden: Bool = false, capabilities: [Capability] = [], keepsPrivileges: Bool = false,
+                      serviceArgs: [String] = [], run: @escaping (AppletInfo, [String]) -> Int32) -> Applet {
+        let info = AppletInfo(name: name, summary: summary, usage: usage, section: section, available: available,
+                              hidden: hidden, capabilities: capabilities, keepsPrivileges: keepsPrivileges,
+                              serviceArgs: serviceArgs)
+        return Applet(info: info, run: { args in run(info, args) })
+    }
 
     public static func find(_ name: String) -> Applet? {
         for a in table where a.name == name { return a }

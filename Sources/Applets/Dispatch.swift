@@ -1,4 +1,6 @@
+import Commands
 import Config
+import Daemon
 import Sys
 
 /// The multi-call entry point. `argv[0]`'s basename picks the applet
@@ -31,7 +33,7 @@ public func dnsboxMain(_ argv: [String]) -> Int32 {
     case "-V", "--version", "version":
         Console.out("dnsbox \(Applets.version) (\(Applets.buildDescription))\n")
         return ExitCode.ok
-    case "install": return InstallCommand.main(args)
+    case "install": return InstallCommand.main(args, applets: Applets.infos)
     case "check-config": return ConfigCommands.check(args)
     case "show-config": return ConfigCommands.show(args)
     case "db": return DBCommand.main(args)

@@ -169,25 +169,44 @@ public enum ZoneSource {
     case compiled(CompiledZone)
 }
 
+/// One zone of a snapshot: where it comes from and its policy.
+public struct SnapshotZone {
+    public var source: ZoneSource
+    public var policy: ZonePolicy
+
+    public init(_ source: ZoneSource, policy: ZonePolicy = ZonePolicy()) {
+        self.source = source
+        self.policy = policy
+    }
+}
+
 /// All zones served, by origin. Immutable after `init`.
 public final class Snapshot {
     let zoneIndex: NameTable<Int>
     let zones: [CompiledZone]
+    /// Transfer and NOTIFY policy, by the index of the zone.
+    let policies: [ZonePolicy]
 
     /// Compiles `zones`. Zones without a SOA are skipped (the zone parser
     /// never produces one); a later zone with the same origin replaces an
     /// earlier one.
     public convenience init(zones input: [Zone]) {
-        self.init(sources: input.map { ZoneSource.zone($0) })
+        self.init(input.map { SnapshotZone(.zone($0)) })
     }
 
-    public init(sources: [ZoneSource]) {
+    public convenience init(sources: [ZoneSource]) {
+        self.init(sources.map { SnapshotZone($0) })
+    }
+
+    public init(_ sources: [SnapshotZone]) {
         let zoneIndex = NameTable<Int>(capacity: sources.count)
         var zones: [CompiledZone] = []
+        var policies: [ZonePolicy] = []
         var i = 0
         while i < sources.count {
             let c: CompiledZone
-            switch sources[i] {
+            let policy = sources[i].policy
+            switch sources[i].source {
             case .zone(let z):
                 guard let compiled = Snapshot.compile(z) else { i &+= 1; continue }
                 c = compiled
@@ -197,13 +216,16 @@ public final class Snapshot {
             i &+= 1
             if let old = zoneIndex[c.origin] {
                 zones[old] = c
+                policies[old] = policy
             } else {
                 zoneIndex.insert(zones.count, for: c.origin)
                 zones.append(c)
+                policies.append(policy)
             }
         }
         self.zoneIndex = zoneIndex
         self.zones = zones
+        self.policies = policies
     }
 }
 
@@ -238,6 +260,23 @@ extension Snapshot {
     public func zone(named origin: DomainName) -> CompiledZone? {
         guard let i = zoneIndex[origin] else { return nil }
         return zones[i]
+    }
+
+    /// The zone whose apex is `origin` and its policy, if served.
+    public func zoneAndPolicy(named origin: DomainName) -> (CompiledZone, ZonePolicy)? {
+        guard let i = zoneIndex[origin] else { return nil }
+        return (zones[i], policies[i])
+    }
+
+    /// The zones with their policies, in the order given.
+    public var zonesWithPolicies: [(zone: CompiledZone, policy: ZonePolicy)] {
+        var out: [(zone: CompiledZone, policy: ZonePolicy)] = []
+        var i = 0
+        while i < zones.count {
+            out.append((zones[i], policies[i]))
+            i &+= 1
+        }
+        return out
     }
 
     struct Builder {

@@ -11,15 +11,30 @@
 ///   passed through the environment never reach `show-config` output.
 /// Both have the same sections and options in the same order.
 public struct Config: Sendable {
-    public var document: UCIDocument
-    public var source: UCIDocument
-    public var schema: Schema
+    public private(set) var document: UCIDocument
+    public private(set) var source: UCIDocument
+    public private(set) var schema: Schema
+    /// The sections as typed values (built once, here).
+    public let typed: ConfigSections
 
     public init(document: UCIDocument, source: UCIDocument, schema: Schema) {
         self.document = document
         self.source = source
         self.schema = schema
+        typed = ConfigSections(document, schema: schema)
     }
+
+    public var global: GlobalSection { typed.global }
+    public var dnsd: DnsdSection { typed.dnsd }
+    public var forwards: [ForwardSection] { typed.forwards }
+    public var zones: [ZoneSection] { typed.zones }
+    public var records: [RecordSection] { typed.records }
+    public var api: APISection { typed.api }
+    public var dhcp: [DHCPSection] { typed.dhcp }
+    public var hosts: [HostSection] { typed.hosts }
+
+    /// True when a section of `type` is on (see `ConfigSections.enabledTypes`).
+    public func isEnabled(_ type: String) -> Bool { typed.enabledTypes.contains(type) }
 
     /// Sections of `type`, in file order.
     public func sections(ofType type: String) -> [UCISection] {
@@ -46,8 +61,7 @@ public struct Config: Sendable {
     /// `name` nil selects the first section of `type`.
     public func values(_ type: String, _ name: String?, _ option: String) -> [String] {
         if let section = select(type, name), let value = section.option(option) { return value.values }
-        if let fallback = schema.section(type)?.option(option)?.defaultValue { return [fallback] }
-        return []
+        return schema.section(type)?.option(option)?.defaults ?? []
     }
 
     /// The option's value with defaults applied (see `values`); for a list,
@@ -101,10 +115,8 @@ public struct Config: Sendable {
                 lines.append(prefix + "." + option.name + "=" + quoted.joined(separator: " "))
             }
             guard includeDefaults, let spec = schema.section(section.type) else { continue }
-            for optionSpec in spec.options where section.option(optionSpec.name) == nil {
-                if let fallback = optionSpec.defaultValue {
-                    lines.append(prefix + "." + optionSpec.name + "=" + Config.shellQuote(fallback))
-                }
+            for optionSpec in spec.options where section.option(optionSpec.name) == nil && !optionSpec.defaults.isEmpty {
+                lines.append(prefix + "." + optionSpec.name + "=" + optionSpec.defaults.map { Config.shellQuote($0) }.joined(separator: " "))
             }
         }
         return lines

@@ -13,13 +13,24 @@ public struct OptionSpec: Sendable {
     public var isList: Bool
     /// One line for help output.
     public var summary: String
+    /// The default of a list option with several values (`defaultValue`
+    /// holds a single one).
+    public var listDefault: [String]
 
-    public init(name: String, kind: OptionKind, defaultValue: String? = nil, isList: Bool = false, summary: String) {
+    public init(name: String, kind: OptionKind, defaultValue: String? = nil, isList: Bool = false,
+                listDefault: [String] = [], summary: String) {
         self.name = name
         self.kind = kind
         self.defaultValue = defaultValue
         self.isList = isList
         self.summary = summary
+        self.listDefault = listDefault
+    }
+
+    /// What the option is when the file does not set it.
+    public var defaults: [String] {
+        if let d = defaultValue { return [d] }
+        return listDefault
     }
 }
 
@@ -86,8 +97,8 @@ extension Schema {
         SectionSpec(type: "dnsd", summary: "DNS server: authoritative zones, forwarding and caching", options: [
             OptionSpec(name: "enabled", kind: .bool, defaultValue: "1",
                        summary: "start this applet under init"),
-            OptionSpec(name: "listen", kind: .hostPort(defaultPort: 53), isList: true,
-                       summary: "UDP and TCP addresses to serve (default 0.0.0.0:53 and [::]:53)"),
+            OptionSpec(name: "listen", kind: .hostPort(defaultPort: 53), isList: true, listDefault: ["0.0.0.0:53", "[::]:53"],
+                       summary: "UDP and TCP addresses to serve"),
             OptionSpec(name: "workers", kind: .int(min: 0, max: 64), defaultValue: "0",
                        summary: "UDP worker threads; 0 = one per CPU the process may use"),
             OptionSpec(name: "nsid", kind: .string,

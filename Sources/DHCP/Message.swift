@@ -5,6 +5,8 @@
 // options in `file` and/or `sname` (RFC 2132 §9.3), read in the order the
 // RFC gives: options field, then file, then sname.
 
+import Core
+
 /// Why a message was rejected (the applet logs it and drops the packet).
 public enum DHCPError: Error, Equatable, CustomStringConvertible {
     case tooShort(Int)
@@ -12,6 +14,8 @@ public enum DHCPError: Error, Equatable, CustomStringConvertible {
     case badOption(offset: Int, reason: String)
     case notBootRequest
     case badHardwareLength(Int)
+    /// Input ended at `offset` (inside the fixed part or an option).
+    case truncated(Int)
 
     public var description: String {
         switch self {
@@ -20,7 +24,20 @@ public enum DHCPError: Error, Equatable, CustomStringConvertible {
         case .badOption(let at, let why): return "option at offset \(at): \(why)"
         case .notBootRequest: return "not a BOOTREQUEST"
         case .badHardwareLength(let n): return "hardware address length \(n) (at most 16)"
+        case .truncated(let at): return "message ends at offset \(at)"
         }
+    }
+}
+
+/// DHCP decoders read through the shared bounds-checked reader.
+typealias DHCPReader = WireReader<DHCPError>
+
+extension DHCPError: WireFailure {
+    public static func truncated(at offset: Int) -> DHCPError { .truncated(offset) }
+
+    public var isTruncation: Bool {
+        if case .truncated = self { return true }
+        return false
     }
 }
 
@@ -159,61 +176,72 @@ public struct DHCPMessage: Equatable, Sendable {
 
     // MARK: decoding
 
-    /// Decodes a message. Rejects what is shorter than the fixed part, has
-    /// no cookie, or has options that run past their field; PAD and END are
-    /// honoured, an overload of an overloaded field is ignored.
-    public static func decode(_ b: [UInt8]) throws(DHCPError) -> DHCPMessage {
-        guard b.count >= headerSize else { throw .tooShort(b.count) }
-        guard b[236] == 99, b[237] == 130, b[238] == 83, b[239] == 99 else { throw .badCookie }
+    /// Decodes a message from the received bytes, borrowed (no copy of the
+    /// packet). Rejects what is shorter than the fixed part, has no cookie,
+    /// or has options that run past their field; PAD and END are honoured,
+    /// an overload of an overloaded field is ignored.
+    public static func decode(_ bytes: UnsafeRawBufferPointer) throws(DHCPError) -> DHCPMessage {
+        guard bytes.count >= headerSize else { throw .tooShort(bytes.count) }
+        var cookie = DHCPReader(bytes, offset: 236)
+        guard try cookie.readU32() == 0x6382_5363 else { throw .badCookie }
+        var r = DHCPReader(bytes)
         var m = DHCPMessage()
-        m.op = b[0]
-        m.htype = b[1]
-        m.hlen = b[2]
+        m.op = try r.readU8()
+        m.htype = try r.readU8()
+        m.hlen = try r.readU8()
         guard m.hlen <= 16 else { throw .badHardwareLength(Int(m.hlen)) }
-        m.hops = b[3]
-        m.xid = u32(b, 4)
-        m.secs = UInt16(b[8]) << 8 | UInt16(b[9])
-        m.flags = UInt16(b[10]) << 8 | UInt16(b[11])
-        m.ciaddr = u32(b, 12)
-        m.yiaddr = u32(b, 16)
-        m.siaddr = u32(b, 20)
-        m.giaddr = u32(b, 24)
-        m.chaddr = Array(b[28..<44])
-        m.sname = Array(b[44..<108])
-        m.file = Array(b[108..<236])
+        m.hops = try r.readU8()
+        m.xid = try r.readU32()
+        m.secs = try r.readU16()
+        m.flags = try r.readU16()
+        m.ciaddr = try r.readU32()
+        m.yiaddr = try r.readU32()
+        m.siaddr = try r.readU32()
+        m.giaddr = try r.readU32()
+        m.chaddr = Array(try r.readBytes(16))
+        m.sname = Array(try r.readBytes(64))
+        m.file = Array(try r.readBytes(128))
         var collected: [(code: UInt8, value: [UInt8])] = []
-        try readOptions(b, 240, b.count, &collected)
+        try readOptions(bytes, 240, bytes.count, &collected)
         var overload: UInt8 = 0
         for o in collected where o.code == DHCPOption.overload && o.value.count == 1 { overload = o.value[0] }
-        if overload & 1 != 0 { try readOptions(b, 108, 236, &collected) }
-        if overload & 2 != 0 { try readOptions(b, 44, 108, &collected) }
+        if overload & 1 != 0 { try readOptions(bytes, 108, 236, &collected) }
+        if overload & 2 != 0 { try readOptions(bytes, 44, 108, &collected) }
         m.options = collected
         return m
     }
 
-    static func u32(_ b: [UInt8], _ i: Int) -> UInt32 {
-        UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3])
+    /// Decodes a message from an array (tests, tools).
+    public static func decode(_ b: [UInt8]) throws(DHCPError) -> DHCPMessage {
+        var result: Result<DHCPMessage, DHCPError> = .failure(.tooShort(0))
+        b.withUnsafeBytes { raw in
+            do throws(DHCPError) { result = .success(try decode(raw)) } catch { result = .failure(error) }
+        }
+        return try result.get()
     }
 
-    /// Reads options from b[start..<end] into `out`, concatenating repeats.
-    static func readOptions(_ b: [UInt8], _ start: Int, _ end: Int,
+    /// Reads the options in bytes[start..<end] into `out`, concatenating
+    /// repeats (RFC 3396 §7).
+    static func readOptions(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int,
                             _ out: inout [(code: UInt8, value: [UInt8])]) throws(DHCPError) {
-        var i = start
-        while i < end {
-            let code = b[i]
-            if code == DHCPOption.pad { i += 1; continue }
+        var r = DHCPReader(UnsafeRawBufferPointer(rebasing: bytes[0..<min(end, bytes.count)]), offset: start)
+        while !r.isAtEnd {
+            let at = r.offset
+            let code = try r.readU8()
+            if code == DHCPOption.pad { continue }
             if code == DHCPOption.end { return }
-            guard i + 1 < end else { throw .badOption(offset: i, reason: "length missing") }
-            let len = Int(b[i + 1])
-            guard i + 2 + len <= end else { throw .badOption(offset: i, reason: "option \(code) runs past its field") }
-            let value = Array(b[(i + 2)..<(i + 2 + len)])
+            guard let len = try? r.readU8() else { throw .badOption(offset: at, reason: "length missing") }
+            guard let value = try? r.readBytes(Int(len)) else {
+                throw .badOption(offset: at, reason: "option \(code) runs past its field")
+            }
             if let k = out.firstIndex(where: { $0.code == code }) {
-                guard out[k].value.count + len <= 65535 else { throw .badOption(offset: i, reason: "option \(code) too long") }
+                guard out[k].value.count + value.count <= 65535 else {
+                    throw .badOption(offset: at, reason: "option \(code) too long")
+                }
                 out[k].value += value
             } else {
-                out.append((code, value))
+                out.append((code, Array(value)))
             }
-            i += 2 + len
         }
     }
 

@@ -6,6 +6,9 @@
 /// status to answer (400, 411, 413, 431, 501, 505). Bodies need
 /// `Content-Length`; `Transfer-Encoding` is refused (501), as is a body
 /// without a length on a method that carries one (411).
+
+import Core
+
 public struct HTTPRequest {
     public var method: String
     /// The request target as sent (path and query).
@@ -213,20 +216,9 @@ public struct HTTPRequest {
         }
     }
 
-    public static func lowercase(_ s: String) -> String {
-        var b = Array(s.utf8)
-        for i in b.indices where b[i] >= 0x41 && b[i] <= 0x5A { b[i] |= 0x20 }
-        return String(decoding: b, as: UTF8.self)
-    }
+    public static func lowercase(_ s: String) -> String { Text.lowercased(s) }
 
-    static func trim(_ s: String) -> String {
-        let u = Array(s.utf8)
-        var a = 0
-        var b = u.count
-        while a < b, u[a] == 0x20 || u[a] == 0x09 { a += 1 }
-        while b > a, u[b - 1] == 0x20 || u[b - 1] == 0x09 { b -= 1 }
-        return String(decoding: u[a..<b], as: UTF8.self)
-    }
+    static func trim(_ s: String) -> String { Text.trimmed(s[...]) }
 }
 
 /// A response: status, headers, body.

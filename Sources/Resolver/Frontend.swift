@@ -8,53 +8,6 @@ import Authority
 import DNS
 import Sys
 
-/// Client prefixes allowed to use forwarding and the cache. Matching
-/// allocates nothing.
-public struct AccessList {
-    struct Entry {
-        var v4: Bool
-        var addr: (UInt64, UInt64)
-        var mask: (UInt64, UInt64)
-    }
-    var entries: [Entry] = []
-
-    public init() {}
-
-    /// Adds a prefix: 4 or 16 address bytes and a prefix length in bits.
-    public mutating func add(bytes: [UInt8], prefix: Int) {
-        guard bytes.count == 4 || bytes.count == 16 else { return }
-        var a: (UInt64, UInt64) = (0, 0)
-        var m: (UInt64, UInt64) = (0, 0)
-        withUnsafeMutableBytes(of: &a) { dst in for i in 0..<bytes.count { dst[i] = bytes[i] } }
-        withUnsafeMutableBytes(of: &m) { dst in
-            var bits = max(0, min(prefix, bytes.count * 8))
-            var i = 0
-            while bits > 0 {
-                dst[i] = bits >= 8 ? 0xFF : UInt8(truncatingIfNeeded: 0xFF << (8 - bits))
-                bits -= 8
-                i += 1
-            }
-        }
-        entries.append(Entry(v4: bytes.count == 4, addr: (a.0 & m.0, a.1 & m.1), mask: m))
-    }
-
-    public var isEmpty: Bool { entries.isEmpty }
-
-    public func contains(_ peer: SocketAddress) -> Bool {
-        var raw = peer.rawBytes
-        var v4 = peer.family == .v4
-        // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is IPv4.
-        if !v4 && raw.0 == 0 && (raw.1 & 0xFFFF_FFFF) == 0xFFFF_0000 {
-            raw = (raw.1 >> 32, 0)
-            v4 = true
-        }
-        for e in entries where e.v4 == v4 {
-            if raw.0 & e.mask.0 == e.addr.0 && raw.1 & e.mask.1 == e.addr.1 { return true }
-        }
-        return false
-    }
-}
-
 /// Forwarding settings: the upstream servers, the groups of them queries
 /// are sent to (forward zones, then the default forwarders), and who may
 /// use them. Immutable; rebuilt on reload.
@@ -154,14 +107,10 @@ public final class ResolverLocal {
 
     @inline(__always)
     public func count(response out: UnsafeMutableRawBufferPointer, _ n: Int) {
-        guard n >= 4 else { return }
-        rcodes[Int(out[3] & 0x0F)] &+= 1
-        // The question's type: after the (uncompressed) name at offset 12.
-        guard n >= 17, out[4] == 0, out[5] >= 1 else { return }
-        var i = 12
-        while i < n, out[i] != 0, out[i] < 64 { i += Int(out[i]) + 1 }
-        guard i + 2 < n, out[i] == 0 else { return }
-        qtypes[ResolverLocal.typeSlot(UInt16(out[i + 1]) << 8 | UInt16(out[i + 2]))] &+= 1
+        guard n > 0, n <= out.count,
+              let (rcode, type) = Header.rcodeAndQuestionType(UnsafeRawBufferPointer(rebasing: out[0..<n])) else { return }
+        rcodes[Int(rcode & 0x0F)] &+= 1
+        if let t = type { qtypes[ResolverLocal.typeSlot(t)] &+= 1 }
     }
 }
 
@@ -171,6 +120,16 @@ public enum Decision: Equatable {
     case reply(Int)
     /// Forward to group `g` of the `ForwardSetup`.
     case forward(Int)
+}
+
+/// What `Frontend.handleStream` decided for a TCP query.
+public enum StreamDecision {
+    case answer(Decision)
+    /// An AXFR/IXFR to send (admitted by `Answerer.admitTransfer`).
+    case transfer(ZoneTransfer)
+    /// A transfer the peer may not have: the REFUSED response is in the
+    /// output buffer (`length` bytes).
+    case transferRefused(zone: DomainName, length: Int)
 }
 
 /// dnsd's whole answering policy over one snapshot, forwarding setup and
@@ -218,6 +177,21 @@ public final class Frontend {
         guard let d = fw.defaultGroup else { return reply(answerer.respond(q, into: out, udp: udp), out, local) }
         guard fw.allow.contains(peer) else { return refuse(q, into: out, udp: udp, local) }
         return fromCache(q, group: d, nameHash: hashes.hash(droppingLabels: 0), into: out, udp: udp, now: now, local)
+    }
+
+    /// `handle` for a query that came over a stream (TCP): zone transfers
+    /// are decided first (`Answerer.admitTransfer`), then the answer order.
+    public func handleStream(_ query: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer,
+                             peer: SocketAddress, now: UInt32, local: ResolverLocal) -> StreamDecision {
+        switch answerer.admitTransfer(query, peer: peer) {
+        case .start(let t): return .transfer(t)
+        case .refused(let zone):
+            let n = answerer.respond(to: query, into: out, udp: false)
+            local.count(response: out, n)
+            return .transferRefused(zone: zone, length: n)
+        case .notTransfer:
+            return .answer(handle(query, into: out, udp: false, peer: peer, now: now, local: local))
+        }
     }
 
     @inline(__always)
@@ -320,58 +294,41 @@ public final class Frontend {
                       into out: UnsafeMutableRawBufferPointer, udp: Bool) -> Int {
         let q: Query
         do throws(DNSError) { q = try Query.parse(query) } catch { return 0 }
-        guard reply.count >= 12, reply.count <= out.count, let dst = out.baseAddress, let src = reply.baseAddress
+        guard reply.count >= Header.size, reply.count <= out.count, let dst = out.baseAddress, let src = reply.baseAddress
         else { return Frontend.headerResponse(q, rcode: .servFail, into: out, udp: udp) }
         dst.copyMemory(from: src, byteCount: reply.count)
         var n = reply.count
-        // Header: ID, then flags.
-        out[0] = UInt8(q.header.id >> 8)
-        out[1] = UInt8(q.header.id & 0xFF)
-        out[2] = (out[2] & ~0x01) | (q.header.rd ? 0x01 : 0)
-        out[3] = (out[3] | 0x80) & ~0x20 & ~0x10 | (q.header.cd ? 0x10 : 0)
+        Header.patch(out, length: n) { h in
+            h.id = q.header.id
+            h.rd = q.header.rd
+            h.cd = q.header.cd
+            h.ra = true
+            h.ad = false
+        }
         // The client's question case (the reply's question is uncompressed at 12).
         let nameLen = q.question.name.wireLength
-        if n >= 12 + nameLen {
-            _ = q.question.name.copyWire(into: UnsafeMutableRawBufferPointer(rebasing: out[12..<(12 + nameLen)]))
+        if n >= Header.size + nameLen {
+            _ = q.question.name.copyWire(into: UnsafeMutableRawBufferPointer(rebasing: out[Header.size..<(Header.size + nameLen)]))
         }
-        // The reply's OPT, if it is the last record.
-        var optAt = -1
-        var optCount = 0
-        var lastEnd = 0
         do throws(DNSError) {
-            var p = try MessageParser(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(out)[0..<n]))
-            while let (section, rr) = try p.nextRecord() {
-                if rr.type == .opt && section == .additional {
-                    optAt = rr.owner.offset
-                    optCount += 1
-                }
-                lastEnd = rr.rdataOffset + rr.rdLength
-            }
-            if optAt >= 0 && optCount == 1 && lastEnd == n {
+            if let opt = try TrailingOPT.find(in: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(out)[0..<n])) {
                 if q.edns == nil {
-                    var ar = Int(out[10]) << 8 | Int(out[11])
-                    ar -= 1
-                    out[10] = UInt8(ar >> 8)
-                    out[11] = UInt8(ar & 0xFF)
-                    n = optAt
-                } else if out[optAt] == 0 {
-                    // Our payload size, not the upstream's (CLASS follows the root owner and TYPE).
-                    out[optAt + 3] = UInt8(Answerer.payloadSize >> 8)
-                    out[optAt + 4] = UInt8(Answerer.payloadSize & 0xFF)
+                    n = opt.remove(from: out, length: n)
+                } else {
+                    // Our payload size, not the upstream's.
+                    opt.setPayloadSize(Answerer.payloadSize, in: out)
                 }
             }
         } catch {
             return Frontend.headerResponse(q, rcode: .servFail, into: out, udp: udp)
         }
         let limit = udp ? q.maxUDPResponse : 65535
-        if n > limit {
+        if n > limit, let h = Header.peek(UnsafeRawBufferPointer(out)) {
             // Too big for the client: TC=1, the client retries over TCP.
-            let rcode = RCode(UInt16(out[3] & 0x0F))
-            let aa = out[2] & 0x04 != 0
-            let len = Frontend.headerResponse(q, rcode: rcode, into: out, udp: udp)
-            if len >= 12 {
-                out[2] |= 0x02
-                if aa { out[2] |= 0x04 }
+            let len = Frontend.headerResponse(q, rcode: RCode(UInt16(h.rcode)), into: out, udp: udp)
+            Header.patch(out, length: len) { t in
+                t.tc = true
+                t.aa = h.aa
             }
             return len
         }
@@ -391,9 +348,9 @@ public final class Frontend {
     public func localFallback(_ query: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer,
                               udp: Bool) -> Int {
         let n = answerer.respond(to: query, into: out, udp: udp)
-        if n >= 4 {
-            out[2] &= ~0x04
-            out[3] |= 0x80
+        Header.patch(out, length: n) { h in
+            h.aa = false
+            h.ra = true
         }
         return n
     }

@@ -3,6 +3,7 @@
 // to ask next (smoothed RTT, back-off for dead servers). Off the hot path:
 // these run once per cache miss and may allocate.
 
+import Core
 import DNS
 import Sys
 
@@ -219,9 +220,11 @@ public final class UpstreamServers {
         return best
     }
 
+    /// Down 1 s after the second failure in a row, doubling per further one.
+    static let downTime = Backoff(initialMs: 1000, maxMs: maxBackoffMs)
+
     func backoff(_ failures: Int) -> UInt64 {
-        let shift = min(max(failures - 2, 0), 10)
-        return min(UInt64(1000) << UInt64(shift), UpstreamServers.maxBackoffMs)
+        UpstreamServers.downTime.delay(afterFailures: max(failures - 1, 1))
     }
 
     /// An answer arrived after `rttNs`.

@@ -11,20 +11,17 @@ public final class EventLoop {
     public typealias TimerHandler = () -> Void
     public typealias SignalHandler = (_ signal: Int32) -> Void
 
-    public struct TimerID: Hashable { let raw: UInt64 }
+    /// A scheduled timer: its slot and the slot's generation (a stale ID cancels nothing).
+    public struct TimerID: Hashable {
+        let slot: Int
+        let generation: UInt32
+    }
 
     public static let readable = UInt32(DX_EPOLLIN)
     public static let writable = UInt32(DX_EPOLLOUT)
     public static let hangup = UInt32(DX_EPOLLHUP) | UInt32(DX_EPOLLERR) | UInt32(DX_EPOLLRDHUP)
     /// Error or full hangup (reported even when not asked for).
     public static let failed = UInt32(DX_EPOLLHUP) | UInt32(DX_EPOLLERR)
-
-    private struct Timer {
-        var id: UInt64
-        var deadline: UInt64 // ns on the loop's clock
-        var interval: UInt64 // 0 = one-shot
-        var handler: TimerHandler
-    }
 
     private let ep: Int32
     /// One fd's registration. A class, so the handler stays at its natural
@@ -44,8 +41,7 @@ public final class EventLoop {
     /// batch is dropped instead of reaching the new handler.
     private var handlers: [Int32: Registration] = [:]
     private var nextToken: UInt32 = 1
-    private var timers: [Timer] = [] // sorted by deadline, then id
-    private var nextTimerID: UInt64 = 1
+    private var timers = TimerHeap()
     private var signalFD: Int32 = -1
     private var signalHandler: SignalHandler?
     private var events = [dx_event](repeating: dx_event(), count: 64)
@@ -102,48 +98,29 @@ public final class EventLoop {
 
     // MARK: timers
 
-    /// Runs `handler` once after `milliseconds`, or every `milliseconds` when `repeating`.
+    /// Runs `handler` once after `milliseconds`, or every `milliseconds`
+    /// when `repeating`. O(log n).
     @discardableResult
     public func schedule(after milliseconds: UInt64, repeating: Bool = false, _ handler: @escaping TimerHandler) -> TimerID {
-        let id = nextTimerID
-        nextTimerID += 1
-        let ns = milliseconds * 1_000_000
-        insert(Timer(id: id, deadline: now() &+ ns, interval: repeating ? max(ns, 1) : 0, handler: handler))
-        return TimerID(raw: id)
+        let ns = milliseconds &* 1_000_000
+        let (slot, generation) = timers.add(deadline: now() &+ ns, interval: repeating ? max(ns, 1) : 0, TimerBox(handler))
+        return TimerID(slot: slot, generation: generation)
     }
 
+    /// Cancels a timer (nothing when it already fired). O(log n).
     public func cancel(_ id: TimerID) {
-        timers.removeAll { $0.id == id.raw }
+        timers.cancel(slot: id.slot, generation: id.generation)
     }
 
     public var pendingTimers: Int { timers.count }
-
-    private func insert(_ t: Timer) {
-        var lo = 0
-        var hi = timers.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            let m = timers[mid]
-            if m.deadline < t.deadline || (m.deadline == t.deadline && m.id < t.id) { lo = mid + 1 } else { hi = mid }
-        }
-        timers.insert(t, at: lo)
-    }
 
     /// Fires every timer that is due; returns how many fired.
     @discardableResult
     public func fireDueTimers() -> Int {
         var fired = 0
         let t0 = now()
-        while let first = timers.first, first.deadline <= t0 {
-            timers.removeFirst()
-            if first.interval > 0 {
-                var next = first
-                // Skip missed periods instead of firing a burst after a stall.
-                next.deadline = first.deadline &+ first.interval
-                if next.deadline <= t0 { next.deadline = t0 &+ first.interval }
-                insert(next)
-            }
-            first.handler()
+        while let box = timers.popDue(now: t0) {
+            box.handler()
             fired += 1
         }
         return fired
@@ -151,10 +128,10 @@ public final class EventLoop {
 
     /// Milliseconds until the next timer (rounded up), nil when none.
     public func millisecondsToNextTimer() -> Int? {
-        guard let first = timers.first else { return nil }
+        guard let deadline = timers.nextDeadline else { return nil }
         let t0 = now()
-        if first.deadline <= t0 { return 0 }
-        let ns = first.deadline - t0
+        if deadline <= t0 { return 0 }
+        let ns = deadline - t0
         return Int(min((ns + 999_999) / 1_000_000, UInt64(Int32.max)))
     }
 

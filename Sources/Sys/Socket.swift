@@ -288,6 +288,30 @@ public struct Socket {
         return (n, SocketAddress(raw: raw))
     }
 
+    /// Receives into an array the caller keeps (at most `limit` bytes, default
+    /// all of it). The one place that bridges typed throws through
+    /// `withUnsafeMutableBytes` (Swift 6.3.1 crashes on typed-throws
+    /// closures passed to the stdlib's withUnsafe… functions).
+    public func receive(into buffer: inout [UInt8], limit: Int? = nil) throws(SysError) -> (Int, SocketAddress)? {
+        var result: Result<(Int, SocketAddress)?, SysError> = .success(nil)
+        buffer.withUnsafeMutableBytes { b in
+            let room = UnsafeMutableRawBufferPointer(rebasing: b[0..<min(b.count, max(0, limit ?? b.count))])
+            do throws(SysError) { result = .success(try receive(into: room)) } catch { result = .failure(error) }
+        }
+        return try result.get()
+    }
+
+    /// Sends `bytes[from...]` (a stream's unsent tail); returns bytes sent.
+    public func send(_ bytes: [UInt8], from start: Int) throws(SysError) -> Int {
+        var result: Result<Int, SysError> = .success(0)
+        bytes.withUnsafeBytes { all in
+            do throws(SysError) { result = .success(try send(UnsafeRawBufferPointer(rebasing: all[start...]), to: nil)) } catch {
+                result = .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
     public func shutdownWrite() { _ = dx_shutdown_write(fd) }
 
     /// Waits up to `milliseconds` until the socket is readable (or

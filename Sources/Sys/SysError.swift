@@ -16,6 +16,9 @@ public struct SysError: Error, Equatable, CustomStringConvertible {
     public var message: String { Sys.strerror(code) }
     /// EAGAIN: a non-blocking call would have blocked.
     public var wouldBlock: Bool { code == Int32(DX_EAGAIN) }
+    /// EMFILE, ENFILE, ENOBUFS, ENOMEM: out of descriptors or memory; trying
+    /// again at once fails again.
+    public var isExhaustion: Bool { code == 24 || code == 23 || code == Int32(DX_ENOBUFS) || code == Int32(DX_ENOMEM) }
     public var description: String { "\(op): \(message)" }
 }
 

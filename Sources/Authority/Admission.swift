@@ -1,0 +1,46 @@
+// Zone transfer admission (RFC 5936 §6, RFC 1995): the engine decides, as
+// NSD's query_process returns IN_AXFR, and the TCP server only carries the
+// transfer out. Sans-I/O: a query, the peer's address and the snapshot's
+// policies in; a decision out.
+
+import DNS
+import Sys
+
+/// What may be done with a zone besides answering queries: who may
+/// transfer it, and whom to NOTIFY when its serial changes.
+public struct ZonePolicy {
+    public var allowTransfer = AccessList()
+    public var notify: [SocketAddress] = []
+
+    public init(allowTransfer: AccessList = AccessList(), notify: [SocketAddress] = []) {
+        self.allowTransfer = allowTransfer
+        self.notify = notify
+    }
+}
+
+/// The engine's decision on a query that arrived over TCP.
+public enum TransferAdmission {
+    /// Not an AXFR/IXFR for a zone we serve: answer it as any query.
+    case notTransfer
+    /// A transfer of `zone` the peer is not allowed: answer REFUSED (and say why in the log).
+    case refused(zone: DomainName)
+    /// Send this transfer.
+    case start(ZoneTransfer)
+}
+
+extension Answerer {
+    /// Decides on `query` from `peer` over a stream transport. Transfers
+    /// over UDP never get here: `respond` refuses them (RFC 5936 §4.2).
+    public func admitTransfer(_ query: UnsafeRawBufferPointer, peer: SocketAddress) -> TransferAdmission {
+        let q: Query
+        do throws(DNSError) { q = try Query.parse(query) } catch { return .notTransfer }
+        guard q.header.opcode == .query, !q.needsBadVers,
+              q.question.type == .axfr || q.question.type == .ixfr, q.question.rrClass == .in
+        else { return .notTransfer }
+        let name = q.question.name.domainName
+        guard let (zone, policy) = snapshot.zoneAndPolicy(named: name) else { return .notTransfer }
+        guard policy.allowTransfer.contains(peer) else { return .refused(zone: name) }
+        guard let t = ZoneTransfer(zone: zone, query: query) else { return .notTransfer }
+        return .start(t)
+    }
+}
