@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Runtime", "Sys", "Config", "HTTP"]),
         .testTarget(name: "DnsdTests", dependencies: ["Dnsd", "Daemon", "Config", "DNS", "Sys", "Runtime", "Store", "Zone",
                                                      "Resolver", "Authority", "AllocCounter"]),
-        .testTarget(name: "AppletsTests", dependencies: ["Applets", "Daemon", "Config"]),
+        .testTarget(name: "AppletsTests", dependencies: ["Applets", "Daemon", "Config", "Init"]),
     ],
     // Swift 5 language mode: the firmware build compiles the same files with
     // plain swiftc, and process-wide state (the logger) is single-threaded by design.

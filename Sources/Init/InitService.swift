@@ -99,13 +99,13 @@ public final class InitService: Service {
     // MARK: children
 
     /// Applets enabled by the config: a section of their type that is on.
-    func enabledApplets(_ c: Config) -> [AppletInfo] {
+    public static func enabledApplets(_ c: Config, among applets: [AppletInfo]) -> [AppletInfo] {
         applets.filter { a in a.section.map { c.isEnabled($0) } ?? false }
     }
 
     /// Starts applets that became enabled and stops those that no longer are.
     func reconcile(_ c: Config) {
-        let want = enabledApplets(c)
+        let want = InitService.enabledApplets(c, among: applets)
         for i in children.indices {
             let name = children[i].applet.name
             if want.contains(where: { $0.name == name }) {

@@ -1,5 +1,7 @@
 import Testing
 @testable import Applets
+import Daemon
+import Init
 import Config
 
 @Suite struct AppletTableTests {
@@ -11,7 +13,7 @@ import Config
 
     @Test func appletSectionsExistInTheSchema() {
         for a in Applets.table {
-            guard let s = a.section else { continue }
+            guard let s = a.info.section else { continue }
             #expect(Schema.dnsbox.section(s) != nil, "applet \(a.name) names section \(s)")
         }
     }
@@ -56,15 +58,15 @@ import Config
             \toption enabled 'no'
             config api 'second'
             """)
-        let names = Supervisor.enabledApplets(c).map { $0.name }
+        let names = InitService.enabledApplets(c, among: Applets.infos).map { $0.name }
         #expect(names == ["dhcpd", "apictl", "idle"])
     }
 
     @Test func settingsDefaults() throws {
-        let s = Settings(try config("config dnsbox 'main'"))
+        let s = try config("config dnsbox 'main'").global
         #expect(s.database == "/var/lib/dnsbox/dnsbox.db")
         #expect(s.rundir == "/run/dnsbox")
-        #expect(s.logLevel == .info && s.user == nil)
-        #expect(s.controlSocketPath("dnsd") == "/run/dnsbox/dnsd.sock")
+        #expect(s.logLevel == "info" && s.user == nil)
+        #expect(s.controlSocket("dnsd") == "/run/dnsbox/dnsd.sock")
     }
 }

@@ -11,7 +11,7 @@ enum TestFailure: WireFailure, Equatable {
 @Suite struct WireReaderTests {
     @Test func readsBigEndianAndStopsAtTheEnd() throws {
         let bytes: [UInt8] = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07]
-        try bytes.withUnsafeBytes { raw in
+        try bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws in
             var r = WireReader<TestFailure>(raw)
             #expect(try r.readU8() == 1)
             #expect(try r.readU16() == 0x0203)
@@ -25,7 +25,7 @@ enum TestFailure: WireFailure, Equatable {
 
     @Test func borrowsBytesWithoutCopying() throws {
         let bytes: [UInt8] = [9, 8, 7, 6]
-        try bytes.withUnsafeBytes { raw in
+        try bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws in
             var r = WireReader<TestFailure>(raw, offset: 1)
             let slice = try r.readBytes(2)
             #expect(slice.baseAddress == raw.baseAddress! + 1)
@@ -36,7 +36,7 @@ enum TestFailure: WireFailure, Equatable {
 
     @Test func withLimitConfinesAndRequiresExactUse() throws {
         let bytes: [UInt8] = [0, 2, 0xAA, 0xBB, 0xCC]
-        try bytes.withUnsafeBytes { raw in
+        try bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws in
             var r = WireReader<TestFailure>(raw)
             let len = Int(try r.readU16())
             let v = try r.withLimit(len, mismatch: { TestFailure.bad($0) }) { (s: inout WireReader<TestFailure>) throws(TestFailure) -> UInt16 in
@@ -62,7 +62,7 @@ enum TestFailure: WireFailure, Equatable {
 
     @Test func offsetsOutsideTheBufferAreClampedOrRefused() throws {
         let bytes: [UInt8] = [1, 2]
-        try bytes.withUnsafeBytes { raw in
+        try bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws in
             var r = WireReader<TestFailure>(raw, offset: 99)
             #expect(r.offset == 2)
             #expect(r.byte(at: -1) == nil)
@@ -94,11 +94,11 @@ enum TestFailure: WireFailure, Equatable {
 @Suite struct TokenBucketTests {
     @Test func startsFullRefillsAtItsRateAndCapsTheBurst() {
         var t = TokenBucket(ratePerSecond: 10, burst: 10, now: 0)
-        for _ in 0..<10 { #expect(t.take(now: 0)) }
-        #expect(!t.take(now: 0))
-        #expect(t.wait(now: 0) == 100_000_000)
-        #expect(!t.take(now: 50_000_000))
-        #expect(t.take(now: 100_000_000))
+        for _ in 0..<10 { do { let ok = t.take(now: 0); #expect(ok) } }
+        do { let ok = t.take(now: 0); #expect(!ok) }
+        do { let w = t.wait(now: 0); #expect(w == 100_000_000) }
+        do { let ok = t.take(now: 50_000_000); #expect(!ok) }
+        do { let ok = t.take(now: 100_000_000); #expect(ok) }
         // An hour idle saves up only the burst.
         var n = 0
         while t.take(now: 3_600_000_000_000) { n += 1 }

@@ -4,6 +4,7 @@
 
 import AllocCounter
 @testable import Dnsd
+import Daemon
 import DNS
 import Foundation
 import Runtime
@@ -53,9 +54,9 @@ private let optimized = true
             \toption file '\(dir)/ex.zone'
             """.write(toFile: dir + "/c.conf", atomically: true, encoding: .utf8)
 
-        let applet = try #require(Applets.find("dnsd"))
+        let applet = AppletInfo(name: "dnsd", summary: "", usage: "", section: "dnsd")
         let host = try #require(ServiceHost.start(applet, ["-c", dir + "/c.conf"]))
-        let server = DnsServer(host: host, threaded: false)
+        let server = DnsdService(host: host, threaded: false)
         #expect(server.start())
 
         let queries: [[UInt8]] = [
@@ -151,9 +152,9 @@ private let optimized = true
             \toption type 'A'
             \toption value '192.168.1.10'
             """.write(toFile: dir + "/c.conf", atomically: true, encoding: .utf8)
-        let applet = try #require(Applets.find("dnsd"))
+        let applet = AppletInfo(name: "dnsd", summary: "", usage: "", section: "dnsd")
         let host = try #require(ServiceHost.start(applet, ["-c", dir + "/c.conf"]))
-        let server = DnsServer(host: host, threaded: false)
+        let server = DnsdService(host: host, threaded: false)
         #expect(server.start())
 
         let queries: [[UInt8]] = [

@@ -10,7 +10,7 @@ import Testing
 @Suite struct ForwardSetupTests {
     static func setup(_ text: String) throws -> (ForwardSetup?, [String]) {
         let c = try ZoneSetTests.config(text)
-        return DnsServer.forwardSetup(c, ownPrefixes: [(bytes: [10, 99, 0, 0], prefix: 24)])
+        return DnsdService.forwardSetup(c, ownPrefixes: [(bytes: [10, 99, 0, 0], prefix: 24)])
     }
 
     @Test func forwardZonesAndDefaultForwardersShareOneServerList() throws {

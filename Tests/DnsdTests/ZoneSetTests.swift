@@ -54,10 +54,10 @@ import Zone
     @Test func transferAndNotifyPolicyComesFromTheZoneSection() throws {
         let set = ZoneSet.load(try Self.config(Self.base), previous: [:], now: 1)
         let p = try #require(set.policies.first)
-        #expect(p.mayTransfer(SocketAddress(ip: "192.0.2.200", port: 4000)!))
-        #expect(!p.mayTransfer(SocketAddress(ip: "192.0.3.1", port: 4000)!))
-        #expect(p.mayTransfer(SocketAddress(ip: "2001:db8::1", port: 4000)!))
-        #expect(!p.mayTransfer(SocketAddress(ip: "2001:db8::2", port: 4000)!))
+        #expect(p.allowTransfer.contains(SocketAddress(ip: "192.0.2.200", port: 4000)!))
+        #expect(!p.allowTransfer.contains(SocketAddress(ip: "192.0.3.1", port: 4000)!))
+        #expect(p.allowTransfer.contains(SocketAddress(ip: "2001:db8::1", port: 4000)!))
+        #expect(!p.allowTransfer.contains(SocketAddress(ip: "2001:db8::2", port: 4000)!))
         #expect(p.notify == [SocketAddress(ip: "127.0.0.1", port: 5301)!])
     }
 
