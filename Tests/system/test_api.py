@@ -26,8 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Dnsbox, exec_prefix, free_port, need_root, need_tool, wait_for
-from test_dnsd import section
+from helpers import Dnsbox, exec_prefix, free_port, need_root, need_tool, section, wait_for
 
 TOKEN = "test-token-5e3a"
 

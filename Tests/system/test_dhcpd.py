@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import need_root, need_tool, wait_for
+from helpers import need_root, need_tool, wait_for
 
 PROBE = str(Path(__file__).with_name("dhcp_probe.py"))
 SERVER = "192.168.77.1"

@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-import conftest
+import helpers
 
-from conftest import need_tool, wait_for
+from helpers import need_tool, section, wait_for
 
 ZONE = """$TTL 300
 @       IN SOA ns1 hostmaster 2024010101 3600 600 1209600 60
@@ -24,7 +24,7 @@ ns.sub  IN A   192.0.2.77
 
 def free_port() -> int:
     """dnsd below binds UDP and TCP on 127.0.0.1 and ::1."""
-    return conftest.free_port("127.0.0.1", "::1")
+    return helpers.free_port("127.0.0.1", "::1")
 
 
 @pytest.fixture
@@ -53,19 +53,6 @@ def dig(d, *args, server="127.0.0.1"):
     r = subprocess.run(["dig", f"@{server}", "-p", str(d.port), "+time=2", "+tries=1", *args],
                        capture_output=True, text=True, timeout=20)
     return r.stdout
-
-
-def section(out: str, name: str) -> list[str]:
-    lines, on = [], False
-    for line in out.splitlines():
-        if line.startswith(f";; {name} SECTION"):
-            on = True
-            continue
-        if on:
-            if not line.strip():
-                break
-            lines.append(" ".join(line.split()))
-    return lines
 
 
 def test_authoritative_answer_with_flags_and_ttl(dnsd):

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from test_dnsd import section as dig_section
-from conftest import exec_prefix, free_port, need_root, need_tool, wait_for
+from helpers import section as dig_section
+from helpers import exec_prefix, free_port, need_root, need_tool, wait_for
 
 # ---- helpers ----------------------------------------------------------------
 
