@@ -1,6 +1,6 @@
 """dhcpd with real DHCP clients (busybox udhcpc, ISC dhclient, dhcpcd) in
 network namespaces joined by a veth pair; lease names checked in dnsd with
-dig; crafted packets (Tests/system/dhcp_probe.py) for PXE, DECLINE, foreign
+dig; crafted packets (dhcp_probe.py beside this file) for PXE, DECLINE, foreign
 server identifiers and malformed input. Nothing leaves the namespaces."""
 import json
 import os

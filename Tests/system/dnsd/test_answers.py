@@ -5,8 +5,7 @@ import time
 
 import pytest
 
-import helpers
-
+from dnsd.authoritative import dig, free_port
 from helpers import need_tool, section, wait_for
 
 ZONE = """$TTL 300
@@ -20,11 +19,6 @@ alias   IN CNAME www
 sub     IN NS  ns.sub
 ns.sub  IN A   192.0.2.77
 """ + "".join(f'big IN TXT "{chr(97 + i) * 120}"\n' for i in range(8))
-
-
-def free_port() -> int:
-    """dnsd below binds UDP and TCP on 127.0.0.1 and ::1."""
-    return helpers.free_port("127.0.0.1", "::1")
 
 
 @pytest.fixture
@@ -47,12 +41,6 @@ def dnsd(dnsbox, tmp_path):
     dnsbox.port = port
     dnsbox.proc = p
     return dnsbox
-
-
-def dig(d, *args, server="127.0.0.1"):
-    r = subprocess.run(["dig", f"@{server}", "-p", str(d.port), "+time=2", "+tries=1", *args],
-                       capture_output=True, text=True, timeout=20)
-    return r.stdout
 
 
 def test_authoritative_answer_with_flags_and_ttl(dnsd):
