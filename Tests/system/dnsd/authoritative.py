@@ -1,8 +1,20 @@
-"""Helpers for the tests of dnsd's own (authoritative) answers: ports and
-dig against one dnsd (`d.port`)."""
+"""Helpers for the tests of dnsd's own (authoritative) answers: the zone the
+`dnsd` fixture (conftest.py) serves, ports, and dig against one dnsd (`d.port`)."""
 import subprocess
 
 import helpers
+
+ZONE = """$TTL 300
+@       IN SOA ns1 hostmaster 2024010101 3600 600 1209600 60
+@       IN NS  ns1
+ns1     IN A   192.0.2.53
+www     IN A   192.0.2.1
+www     IN AAAA 2001:db8::1
+alias   IN CNAME www
+*.wild  IN A   192.0.2.9
+sub     IN NS  ns.sub
+ns.sub  IN A   192.0.2.77
+""" + "".join(f'big IN TXT "{chr(97 + i) * 120}"\n' for i in range(8))
 
 
 def free_port() -> int:
