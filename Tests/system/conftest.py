@@ -6,6 +6,22 @@ test's directory (printed when a test fails), and create network namespaces
 with veth pairs for tests that need several hosts. Nothing is sent beyond
 loopback or namespaces created here.
 
+Layout: one folder per area (an applet or a part of the binary: dnsd/,
+dhcpd/, api/, init/, config/, dispatch/, store/, ifaces/, privileges/,
+firmware/), each a package with test_<scenario>.py files, one scenario per
+test; the fixtures and helper modules an area shares sit beside its tests
+(its conftest.py, e.g. dnsd/upstream.py, api/client.py, dhcpd/lan.py). What
+every area uses is here (fixtures) and in helpers.py (plain functions and
+classes: `from helpers import ...`). A new applet gets its own folder (rad/,
+mdnsd/, bgpd/; DHCPv6 beside DHCPv4 in dhcpd/; another API flavour such as
+DirectAdmin's as a scenario file in api/). No test imports another test
+file. pytest.ini makes this directory the rootdir, so the whole suite, one
+area or one file runs the same from anywhere:
+
+    python3 -m pytest -q -rs Tests/system
+    python3 -m pytest -q -rs Tests/system/dnsd
+    python3 -m pytest -q -rs Tests/system/dnsd/test_cache.py
+
 The binary under test is $DNSBOX_BIN (default: the host build). For a firmware
 binary of another architecture set DNSBOX_EXEC_PREFIX (e.g.
 "qemu-aarch64-static"); tests that need init to re-exec itself skip there.
