@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, wait_for
+from helpers import ROOT, wait_for
 
 ARCHES = {"aarch64": ("ARM aarch64", ["qemu-aarch64-static"]), "x86_64": ("x86-64", [])}
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import need_tool
+from helpers import need_tool
 
 
 def _writer(dnsbox, db):

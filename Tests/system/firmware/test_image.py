@@ -22,7 +22,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from helpers import ROOT
+
+REPO = ROOT
 MKIMAGE = REPO / "scripts" / "mkimage.py"
 OUT = Path(os.environ.get("DNSBOX_OUT_DIR", REPO / "out"))
 APPLETS = ("dnsd", "dhcpd", "rad", "mdnsd", "bgpd", "apictl", "init")

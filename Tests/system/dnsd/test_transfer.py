@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from conftest import need_tool, wait_for
-from test_dnsd import dig, free_port, section
+from dnsd.authoritative import dig, free_port
+from helpers import need_tool, section, wait_for
 
 SOA = "@ IN SOA ns1 hostmaster {serial} 3600 600 1209600 60\n"
 BODY = """$TTL 300

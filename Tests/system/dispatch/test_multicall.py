@@ -1,7 +1,7 @@
 """Multi-call dispatch: by symlink name, by first argument, help, list, install."""
 import os
 
-from conftest import APPLETS
+from helpers import APPLETS
 
 UNAVAILABLE = ["rad", "mdnsd", "bgpd"]
 
@@ -71,7 +71,7 @@ def test_install_creates_links_that_dispatch(dnsbox, tmp_path):
     assert dnsbox.run("install", str(target)).returncode == 0
     # Dispatch through an installed link.
     import subprocess
-    from conftest import exec_prefix
+    from helpers import exec_prefix
     r = subprocess.run([*exec_prefix(), str(target / "init"), "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("Usage: init")
 

@@ -5,7 +5,7 @@ import shutil
 import stat
 import tempfile
 
-from conftest import need_root, wait_for
+from helpers import need_root, wait_for
 
 
 def proc_status(pid: int) -> dict[str, str]:

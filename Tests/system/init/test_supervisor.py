@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import exec_prefix, need_root, need_tool, wait_for
+from helpers import exec_prefix, need_root, need_tool, wait_for
 
 pytestmark = pytest.mark.skipif(bool(exec_prefix()), reason="init re-executes itself; not under a user-mode emulator")
 

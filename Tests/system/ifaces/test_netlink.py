@@ -3,7 +3,7 @@ import json
 import subprocess
 import time
 
-from conftest import dnsbox_path, exec_prefix
+from helpers import dnsbox_path, exec_prefix
 
 
 def dnsbox_in(netns, ns, *args):

@@ -1,0 +1,1 @@
+"""api: apictl, the HTTP API (services, zones and records, access and limits, CGI, durability, metrics)."""

@@ -1,0 +1,1 @@
+"""config: check-config and show-config against real files."""

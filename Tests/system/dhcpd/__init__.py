@@ -1,0 +1,1 @@
+"""dhcpd: real DHCP clients and crafted packets in network namespaces."""

@@ -1,0 +1,1 @@
+"""dispatch: the multi-call binary (symlink names, arguments, help, install)."""

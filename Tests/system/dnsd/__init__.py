@@ -1,0 +1,1 @@
+"""dnsd: authoritative answers, reload, forwarding, cache, fallback, zone transfers."""

@@ -1,0 +1,1 @@
+"""firmware: the static firmware binaries and the container image."""

@@ -1,0 +1,1 @@
+"""ifaces: rtnetlink (addresses, links, watch) against iproute2."""

@@ -1,0 +1,1 @@
+"""init: the supervisor (start, restart, reload, stop, PID 1)."""

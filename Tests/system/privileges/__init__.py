@@ -1,0 +1,1 @@
+"""privileges: dropping to the configured user and capabilities."""
