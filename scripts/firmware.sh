@@ -16,9 +16,10 @@ case "$ARCH" in
   *) echo "firmware: unknown ARCH '$ARCH' (aarch64 | x86_64)" >&2; exit 2 ;;
 esac
 
-# Product modules in dependency order. Keep in sync with Package.swift.
-MODULES=(Config DNS Zone Authority Sys Runtime Store Resolver DHCP HTTP API Applets dnsbox)
+# Product modules in dependency order, from Package.swift (the one list).
+mapfile -t MODULES < <(python3 "$ROOT/scripts/modules.py")
 FAST_MODULES=${FAST_MODULES-DNS Authority Resolver}
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 SWIFTC=$(command -v swiftc)
 TOOLCHAIN=$(dirname "$(dirname "$(readlink -f "$SWIFTC")")")
@@ -48,26 +49,31 @@ XCC=()
 for f in "${CFLAGS_MUSL[@]}"; do XCC+=(-Xcc "$f"); done
 
 t0=$(date +%s.%N)
-# A module is rebuilt when one of its sources, the C shim header or a module
-# it may import changed since its object was written.
-stale=0
-for m in "${MODULES[@]}"; do
-  if [ "$stale" = 0 ] && [ -f "$B/$m.o" ] && [ -f "$B/$m.swiftmodule" ] && \
-     [ -z "$(find "$ROOT/Sources/$m" "$ROOT/Sources/CShim/include" -newer "$B/$m.o" -print -quit)" ]; then
-    continue
-  fi
-  stale=1 # later modules may import this one: rebuild them too
+# Each module is compiled by `swift_module` below; make decides what is
+# stale (a module's sources, its directories, the shim headers, or a module
+# it depends on changed) and runs independent modules in parallel.
+swift_module() { # NAME SOURCES...
+  local m="$1"; shift
   # The DNS answer path (wire format and answer engine) is built for speed;
   # everything else for size.
-  opt=-Osize
+  local opt=-Osize
   case " $FAST_MODULES " in *" $m "*) opt=-O ;; esac
   echo "  SWIFT  $m ($opt)"
   "$SWIFTC" -target "$SWIFT_TARGET" -enable-experimental-feature Embedded \
     -wmo "$opt" -parse-as-library -Xfrontend -function-sections \
     "${XCC[@]}" -I "$ROOT/Sources/CShim/include" -I "$B" \
     -module-name "$m" -emit-module -emit-module-path "$B/$m.swiftmodule" \
-    -c "$ROOT"/Sources/"$m"/*.swift -o "$B/$m.o"
-done
+    -c "$@" -o "$B/$m.o.tmp"
+  mv "$B/$m.o.tmp" "$B/$m.o"
+}
+python3 "$ROOT/scripts/modules.py" --make "$B" > "$B/modules.mk"
+export -f swift_module
+export SWIFTC SWIFT_TARGET ROOT B FAST_MODULES
+XCC_LINE=$(printf '%q ' "${XCC[@]}")
+export XCC_LINE
+make --no-print-directory -s -j"$JOBS" -f "$B/modules.mk" \
+  SWIFT_MODULE='bash -c '"'"'eval "XCC=($$XCC_LINE)"; swift_module "$$@"'"'"' --' \
+  SHIM_HEADERS="$(echo "$ROOT"/Sources/CShim/include/*.h)"
 t1=$(date +%s.%N)
 
 for c in "$ROOT"/Sources/CShim/*.c; do

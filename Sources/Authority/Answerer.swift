@@ -4,6 +4,7 @@
 // the query or the snapshot's arena, loops use indices, and errors are
 // caught as `DNSError` (never boxed).
 
+import Core
 import DNS
 
 /// Answers queries from a `Snapshot` (RFC 1034 §4.3.2, RFC 2308, RFC 4592,

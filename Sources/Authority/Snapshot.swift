@@ -9,6 +9,7 @@
 // CNAME, PTR, MX; RFC 1035 §4.1.4, RFC 3597 §4) are marked so the writer
 // can still compress them; SOA is written from its typed form.
 
+import Core
 import DNS
 import Zone
 

@@ -9,6 +9,9 @@
 public struct SectionReader {
     public let section: UCISection?
     let spec: SectionSpec?
+    /// Tests: called with each option read as required (`number`, `flag`,
+    /// `text`, `duration`) that has no value and no schema default.
+    var missingDefault: ((String) -> Void)?
 
     public init(_ section: UCISection?, spec: SectionSpec?) {
         self.section = section
@@ -32,10 +35,19 @@ public struct SectionReader {
 
     // Options with a schema default. `SectionTests` checks that each name
     // read through these has one, so the fallbacks never apply.
-    public func number(_ option: String) -> Int { int(option) ?? 0 }
-    public func flag(_ option: String) -> Bool { bool(option) ?? false }
-    public func text(_ option: String) -> String { string(option) ?? "" }
-    public func duration(_ option: String) -> Int { milliseconds(option) ?? 0 }
+    public func number(_ option: String) -> Int { int(option) ?? missing(option, 0) }
+    public func flag(_ option: String) -> Bool { bool(option) ?? missing(option, false) }
+    public func text(_ option: String) -> String { string(option) ?? missing(option, "") }
+    public func duration(_ option: String) -> Int { milliseconds(option) ?? missing(option, 0) }
+
+    private func missing<T>(_ option: String, _ fallback: T) -> T {
+        missingDefault?(option)
+        return fallback
+    }
+
+    /// The value, or "" when the file does not set it (options a later check
+    /// requires, such as a record's type: "" is reported there).
+    public func given(_ option: String) -> String { string(option) ?? "" }
 
     /// A non-empty value, or nil.
     public func nonEmpty(_ option: String) -> String? {
@@ -158,12 +170,12 @@ public struct RecordSection: Sendable {
     public var location: SourceLocation
 
     public init(_ r: SectionReader) {
-        zone = r.text("zone")
+        zone = r.given("zone")
         zoneKey = Names.normalize(zone)
         name = r.text("name")
         ownerKey = Names.owner(name, in: zoneKey)
-        type = r.text("type")
-        value = r.text("value")
+        type = r.given("type")
+        value = r.given("value")
         ttl = r.int("ttl")
         location = r.location
     }

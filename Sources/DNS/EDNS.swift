@@ -7,6 +7,8 @@
 // NSID is option code 3 (RFC 5001 §2.3).
 
 /// A received OPT record, borrowed. Hot-path safe.
+import Core
+
 public struct EDNSView {
     /// The requestor's UDP payload size as sent (may be < 512).
     public let udpPayloadSize: UInt16

@@ -5,6 +5,8 @@
 //   ID | QR Opcode AA TC RD RA Z AD CD RCODE | QDCOUNT | ANCOUNT | NSCOUNT | ARCOUNT
 
 /// The fixed 12-byte header. A plain value: reading and writing allocate nothing.
+import Core
+
 public struct Header: Equatable, Sendable {
     public var id: UInt16 = 0
     /// The 16 flag bits as on the wire.

@@ -3,6 +3,8 @@
 
 /// A cursor over a message's sections. Questions come first; asking for a
 /// record skips any questions not yet read. Hot-path safe.
+import Core
+
 public struct MessageParser {
     public let header: Header
     public private(set) var reader: ByteReader

@@ -3,6 +3,8 @@
 // a client without EDNS). Header fields go through `Header`'s typed
 // accessors; the OPT record is found by parsing, never by offset guessing.
 
+import Core
+
 extension Header {
     /// The header at the start of `message`, or nil when it is shorter than 12 bytes.
     public static func peek(_ message: UnsafeRawBufferPointer) -> Header? {

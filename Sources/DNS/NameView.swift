@@ -16,6 +16,8 @@
 /// - the uncompressed name is at most 255 octets (RFC 1035 §2.3.4).
 ///
 /// Hot-path safe: every member is allocation-free except `domainName`.
+import Core
+
 public struct NameView {
     /// The whole message the name lives in.
     public let message: UnsafeRawBufferPointer

@@ -3,6 +3,8 @@
 // types without a typed codec are printed in it. Allocates: zone loading,
 // logs and the API only.
 
+import Core
+
 extension RData {
     /// Parses RDATA text such as `10 mail` (MX) or `"a" "b"` (TXT); relative
     /// names are completed with `origin` (root when nil).

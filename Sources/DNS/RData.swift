@@ -7,6 +7,8 @@
 // CAA RFC 8659 §4.1.
 
 /// SOA RDATA (RFC 1035 §3.3.13).
+import Core
+
 public struct SOA: Equatable, Sendable {
     public var mname: DomainName
     public var rname: DomainName

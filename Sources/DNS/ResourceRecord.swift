@@ -4,6 +4,8 @@
 //   NAME | TYPE (16) | CLASS (16) | TTL (32) | RDLENGTH (16) | RDATA
 
 /// The message sections (RFC 1035 §4.1), in wire order.
+import Core
+
 public enum Section: UInt8, Comparable, Sendable {
     case question = 0, answer, authority, additional
 

@@ -17,6 +17,7 @@
 // A lookup that answers (a hit) allocates nothing: it hashes the name
 // from the query, compares bytes, and copies records into the response.
 
+import Core
 import DNS
 import Sys
 
