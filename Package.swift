@@ -3,22 +3,17 @@
 // the same Sources/ modules with swiftc directly: see Makefile and scripts/firmware.sh.
 import PackageDescription
 
-let libnlInclude = "-I/usr/include/libnl3"
-
 let package = Package(
     name: "dnsbox",
     products: [
         .executable(name: "dnsbox", targets: ["dnsbox"]),
     ],
     targets: [
-        // The one C module: libc differences, awkward macros, libnl, libcap, sqlite glue.
+        // The one C module: libc differences, awkward macros, rtnetlink, libcap, sqlite glue.
         .target(
             name: "CShim",
-            cSettings: [.unsafeFlags([libnlInclude]), .define("_GNU_SOURCE")],
-            linkerSettings: [
-                .linkedLibrary("sqlite3"), .linkedLibrary("nl-route-3"),
-                .linkedLibrary("nl-3"), .linkedLibrary("cap"),
-            ]
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.linkedLibrary("sqlite3"), .linkedLibrary("cap")]
         ),
         // Thin syscall wrappers with typed errors.
         .target(name: "Sys", dependencies: ["CShim"]),
