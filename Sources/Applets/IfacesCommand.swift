@@ -20,12 +20,13 @@ enum IfacesCommand {
             case "list" where args.count <= 1:
                 let addrs = try nl.addresses()
                 for l in try nl.links() {
-                    var line = "\(l.index): \(l.name) \(l.isUp ? "up" : "down") mtu \(l.mtu)"
+                    var line = "\(l.index): \(l.name) \(linkState(l)) mtu \(l.mtu)"
                     if l.mac.count == 6 { line += " mac " + macString(l.mac) }
                     Console.out(line + "\n")
                     for a in addrs where a.interfaceIndex == l.index {
                         let fam = a.address.family == .v4 ? "inet" : "inet6"
-                        Console.out("    \(fam) \(a.address.ipString)/\(a.prefixLength)\(a.label.isEmpty || a.label == l.name ? "" : " label " + a.label)\n")
+                        let label = a.label.isEmpty || a.label == l.name ? "" : " label " + a.label
+                        Console.out("    \(fam) \(a.address.ipString)/\(a.prefixLength)\(label)\(addressState(a))\n")
                     }
                 }
             case "add" where args.count == 3 || args.count == 4, "del" where args.count == 3:
@@ -44,8 +45,11 @@ enum IfacesCommand {
                 let watch = try NetlinkWatch()
                 let loop = try EventLoop()
                 try loop.add(fd: watch.fd) { _ in
-                    let n = watch.drain()
-                    if n > 0 { Console.out("changed \(n)\n") }
+                    let (changes, overflowed) = watch.read()
+                    var out = ""
+                    for c in changes { out += changeLine(c) + "\n" }
+                    if overflowed { out += "overflow (notifications lost: re-dump)\n" }
+                    if !out.isEmpty { Console.out(out) }
                 }
                 if seconds > 0 { loop.schedule(after: seconds * 1000) { loop.stop() } }
                 Console.out("watching\n")
@@ -59,6 +63,36 @@ enum IfacesCommand {
             Console.err("dnsbox ifaces: \(error.description)\n")
             return ExitCode.failure
         }
+    }
+
+    /// One line per change: `+link 3 veth0 up running mtu 1500`,
+    /// `-addr 2 198.51.100.7/24 label veth0`, `+addr 2 2001:db8::1/64 tentative valid 3600 preferred 1800`.
+    static func changeLine(_ c: NetlinkWatch.Change) -> String {
+        switch c {
+        case .link(let l, let removed):
+            return "\(removed ? "-" : "+")link \(l.index) \(l.name) \(linkState(l)) mtu \(l.mtu)"
+        case .address(let a, let removed):
+            let label = a.label.isEmpty ? "" : " label " + a.label
+            return "\(removed ? "-" : "+")addr \(a.interfaceIndex) \(a.address.ipString)/\(a.prefixLength)\(label)\(addressState(a))"
+        }
+    }
+
+    /// "up" or "down", then "running" when operational, "no-carrier" when up without one.
+    static func linkState(_ l: Netlink.Link) -> String {
+        var s = l.isUp ? "up" : "down"
+        if l.isRunning { s += " running" } else if l.isUp && !l.hasCarrier { s += " no-carrier" }
+        return s
+    }
+
+    /// The address flags and finite lifetimes that matter to a user of the address.
+    static func addressState(_ a: Netlink.Address) -> String {
+        var s = ""
+        if a.isTentative { s += " tentative" }
+        if a.isDeprecated { s += " deprecated" }
+        if a.isDADFailed { s += " dadfailed" }
+        if let v = a.validLifetime { s += " valid \(v)" }
+        if let p = a.preferredLifetime { s += " preferred \(p)" }
+        return s
     }
 
     static func parsePrefix(_ s: String) -> (SocketAddress, Int)? {
