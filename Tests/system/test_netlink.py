@@ -1,8 +1,10 @@
 """rtnetlink (dnsbox's own, on a raw NETLINK_ROUTE socket), checked against
 iproute2 in network namespaces the tests create."""
 import json
+import os
 import queue
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -113,4 +115,24 @@ def test_watch_reports_typed_changes(netns, dnsbox_bin):
         w.expect(rf"-link {idx} veth0 (up|down).* mtu 1500")
         assert not any(l.startswith("overflow") for l in w.seen), w.seen
     finally:
+        w.stop()
+
+
+def test_watch_reports_an_overflow_and_keeps_going(netns, dnsbox_bin, tmp_path):
+    """Notifications the kernel drops while the watcher is stopped (ENOBUFS)
+    are reported as an overflow; events after it are still delivered."""
+    a = netns.add("flood")
+    w = Watch(a)
+    try:
+        w.expect("watching")
+        os.kill(w.p.pid, signal.SIGSTOP)
+        batch = tmp_path / "flood.batch"
+        batch.write_text("".join(f"addr add 10.77.{i // 250}.{i % 250 + 1}/32 dev lo\n" for i in range(4000)))
+        netns.exec(a, "ip", "-batch", str(batch))
+        os.kill(w.p.pid, signal.SIGCONT)
+        w.expect(r"overflow .*", timeout=10)
+        netns.exec(a, "ip", "addr", "add", "198.51.100.99/32", "dev", "lo")
+        w.expect(r"\+addr 1 198\.51\.100\.99/32 label lo", timeout=10)
+    finally:
+        os.kill(w.p.pid, signal.SIGCONT)
         w.stop()
