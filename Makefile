@@ -75,6 +75,7 @@ fuzz:
 	scripts/fuzz.sh zone $(FUZZ_SECONDS)
 	scripts/fuzz.sh dhcp $(FUZZ_SECONDS)
 	scripts/fuzz.sh http $(FUZZ_SECONDS)
+	scripts/fuzz.sh netlink $(FUZZ_SECONDS)
 
 clean:
 	rm -rf .build .build-fw-x86_64 .build-fw-aarch64 .build-fuzz out var

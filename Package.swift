@@ -10,14 +10,11 @@ let package = Package(
         .executable(name: "dnsbox", targets: ["dnsbox"]),
     ],
     targets: [
-        // The one C module: libc differences, awkward macros, netlink, libcap, sqlite glue.
+        // The one C module: libc differences, awkward macros, rtnetlink, libcap, sqlite glue.
         .target(
             name: "CShim",
-            cSettings: [.define("_GNU_SOURCE"), .unsafeFlags(["-I/usr/include/libnl3"])],
-            linkerSettings: [
-                .linkedLibrary("sqlite3"), .linkedLibrary("nl-route-3"),
-                .linkedLibrary("nl-3"), .linkedLibrary("cap"),
-            ]
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.linkedLibrary("sqlite3"), .linkedLibrary("cap")]
         ),
         // Pure building blocks: the bounds-checked wire reader, backoff, token bucket, text forms.
         .target(name: "Core"),

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # build-deps.sh ARCH   (ARCH = aarch64 | x86_64)
 #
-# Builds the C libraries the firmware links statically (SQLite, libnl-3 +
-# libnl-route-3, libcap) for ARCH-linux-musl with zig's C compiler
+# Builds the C libraries the firmware links statically (SQLite, libcap) for
+# ARCH-linux-musl with zig's C compiler
 # (scripts/zigcc), from the Debian source packages of the versions this
 # machine's apt knows. Result, relative to the repository root:
 #
-#   .build-fw-deps/ARCH/include/{sqlite3.h,sqlite3ext.h,netlink/,sys/capability.h}
-#   .build-fw-deps/ARCH/lib/{libsqlite3.a,libnl-3.a,libnl-route-3.a,libcap.a}
+#   .build-fw-deps/ARCH/include/{sqlite3.h,sqlite3ext.h,sys/capability.h}
+#   .build-fw-deps/ARCH/lib/{libsqlite3.a,libcap.a}
 #
 # Sources are fetched once into .build-fw-deps/src/ (shared by both ARCHes;
 # every ARCH builds in its own copy / out-of-tree directory under
@@ -16,13 +16,13 @@
 # Debian revision); `rm .build-fw-deps/ARCH/.stamp-LIB` rebuilds one library.
 #
 # Needs: apt (network), dpkg-dev (dpkg-source), make, gcc (host tools),
-# bison, flex (libnl), tclsh (package `tcl`: SQLite's amalgamation generator),
+# tclsh (package `tcl`: SQLite's amalgamation generator),
 # python3 -m ziglang (pip install ziglang). No root needed beyond apt's
 # network access: apt runs on private state under .build-fw-deps/src/apt/.
 #
 # Environment (all optional):
 #   JOBS                      parallel make jobs (default: nproc)
-#   SQLITE3_VERSION LIBNL3_VERSION LIBCAP2_VERSION
+#   SQLITE3_VERSION LIBCAP2_VERSION
 #                             Debian source version to fetch instead of the
 #                             automatic choice (the source version of the
 #                             installed binary package if the archive still has
@@ -68,9 +68,9 @@ run() {
 
 # Versioned sources of each library: Debian source package, the binary package
 # whose installed version picks the source version, upstream tree name.
-LIBS=(sqlite3 libnl3 libcap2)
-declare -A BINPKG=([sqlite3]=libsqlite3-0 [libnl3]=libnl-3-200 [libcap2]=libcap2)
-declare -A VERVAR=([sqlite3]=SQLITE3_VERSION [libnl3]=LIBNL3_VERSION [libcap2]=LIBCAP2_VERSION)
+LIBS=(sqlite3 libcap2)
+declare -A BINPKG=([sqlite3]=libsqlite3-0 [libcap2]=libcap2)
+declare -A VERVAR=([sqlite3]=SQLITE3_VERSION [libcap2]=LIBCAP2_VERSION)
 
 # Flags for everything compiled for the target.
 COPTS="-Os -ffunction-sections -fdata-sections"
@@ -96,13 +96,11 @@ recipe() { # LIB -> the content of its stamp
     "$lib" "$(cat "$SRC/$lib.version" 2>/dev/null || echo none)" "$ZIG_VERSION" "$TARGET" "$COPTS"
   case "$lib" in
     sqlite3) printf 'defs=%s %s\n' "$SQLITE_DEFS" "$SQLITE_HAVE" ;;
-    libnl3)  printf 'configure=--disable-shared --enable-static --disable-cli\n' ;;
     libcap2) printf 'make=SHARED=no PAM_CAP=no GOLANG=no USE_GPERF=no libcap.a\n' ;;
   esac
   printf 'recipe=1\n'
 }
 declare -A OUTPUTS=([sqlite3]="lib/libsqlite3.a include/sqlite3.h"
-  [libnl3]="lib/libnl-3.a lib/libnl-route-3.a include/netlink/version.h"
   [libcap2]="lib/libcap.a include/sys/capability.h")
 stamp_ok() {
   local f
@@ -132,7 +130,7 @@ if ! flock -n 9; then
   flock 9
 fi
 
-for t in make gcc bison flex dpkg-source apt-get apt-cache; do
+for t in make gcc dpkg-source apt-get apt-cache; do
   command -v "$t" >/dev/null || {
     case "$t" in
       dpkg-source) die "dpkg-source not found (Debian package: dpkg-dev)" ;;
@@ -229,18 +227,6 @@ fetch() {
   log "fetch: $pkg $ver unpacked in $(( $(date +%s) - t )) s"
 }
 
-# libnl3: Debian's patches touch Makefile.am; make must not try to rerun
-# automake, so the generated files get newer times than their inputs.
-libnl_fix_times() {
-  local d="$SRC/libnl3" now
-  now=$(date +%s)
-  find "$d" -path "$d/.pc" -prune -o \( -name Makefile.am -o -name configure.ac -o -name '*.m4' \) \
-    -type f -print0 | xargs -0 touch -d "@$((now - 60))"
-  touch -d "@$((now - 50))" "$d/aclocal.m4"
-  touch -d "@$((now - 40))" "$d/configure" "$d/lib/defs.h.in"
-  find "$d" -path "$d/.pc" -prune -o -name Makefile.in -type f -print0 | xargs -0 touch -d "@$((now - 30))"
-}
-
 # SQLite amalgamation (sqlite3.c/.h): generated once with host tools, shared
 # by both ARCHes. Recorded with the options it was generated with.
 AMALG="$SRC/sqlite3-amalgamation"
@@ -276,22 +262,6 @@ build_sqlite3() {
   cp "$AMALG/sqlite3.h" "$AMALG/sqlite3ext.h" "$OUT/include/"
 }
 
-build_libnl3() {
-  local s="$SRC/libnl3" b="$BLD/libnl3"
-  rm -rf "$b"; mkdir -p "$b"
-  (cd "$b" && run "$b/build.log" "$s/configure" \
-      --build="$(gcc -dumpmachine)" --host="$TARGET" \
-      --prefix=/usr --sysconfdir=/etc \
-      --disable-shared --enable-static --disable-cli --disable-debug \
-      CC="$ZIGCC" AR="$ZIGAR" RANLIB="$ZIGAR --ranlib" CFLAGS="$COPTS")
-  (cd "$b" && run "$b/build.log" make -j"$JOBS" lib/libnl-3.la lib/libnl-route-3.la)
-  rm -rf "$OUT/include/netlink" "$OUT/lib/libnl-3.a" "$OUT/lib/libnl-route-3.a"
-  cp "$b/lib/.libs/libnl-3.a" "$b/lib/.libs/libnl-route-3.a" "$OUT/lib/"
-  cp -R "$s/include/netlink" "$OUT/include/netlink"
-  rm -f "$OUT/include/netlink/version.h.in"
-  cp "$b/include/netlink/version.h" "$OUT/include/netlink/version.h"
-}
-
 build_libcap2() {
   local b="$BLD/libcap2"
   rm -rf "$b"
@@ -309,7 +279,6 @@ build_libcap2() {
 
 log "target $TARGET, zig $ZIG_VERSION, $JOBS jobs, output $OUT"
 for lib in "${LIBS[@]}"; do fetch "$lib"; done
-[ -f "$SRC/libnl3/.times-fixed" ] || { libnl_fix_times; touch "$SRC/libnl3/.times-fixed"; }
 
 for lib in "${LIBS[@]}"; do
   if stamp_ok "$lib"; then
@@ -325,6 +294,6 @@ for lib in "${LIBS[@]}"; do
 done
 
 log "done in $(( $(date +%s) - T0 )) s:"
-for f in libsqlite3.a libnl-3.a libnl-route-3.a libcap.a; do
+for f in libsqlite3.a libcap.a; do
   printf '  %-18s %6d KB\n' "$f" $(( $(stat -c %s "$OUT/lib/$f") / 1024 )) >&2
 done

@@ -32,7 +32,7 @@ OUT="$ROOT/out/$ARCH"
 export ZIG_TARGET
 ZIGCC="$ROOT/scripts/zigcc"
 
-for lib in libsqlite3.a libnl-3.a libnl-route-3.a libcap.a; do
+for lib in libsqlite3.a libcap.a; do
   [ -f "$DEPS/lib/$lib" ] || { echo "firmware: $DEPS/lib/$lib missing: run scripts/build-deps.sh $ARCH" >&2; exit 1; }
 done
 mkdir -p "$B/shim" "$OUT"
@@ -89,7 +89,7 @@ for m in "${MODULES[@]}"; do OBJS+=("$B/$m.o"); done
 # zig's driver rejects -Map; --print-map writes the same lld map to stdout.
 "$ZIGCC" -target "$ZIG_TARGET" -static -Wl,--gc-sections -Wl,--print-map \
   "${OBJS[@]}" "$B"/shim/*.o \
-  "$DEPS/lib/libsqlite3.a" "$DEPS/lib/libnl-route-3.a" "$DEPS/lib/libnl-3.a" "$DEPS/lib/libcap.a" \
+  "$DEPS/lib/libsqlite3.a" "$DEPS/lib/libcap.a" \
   "$EMBEDDED_LIB/libswiftUnicodeDataTables.a" \
   -o "$OUT/dnsbox.unstripped" > "$OUT/dnsbox.map"
 "$OBJCOPY" --strip-all "$OUT/dnsbox.unstripped" "$OUT/dnsbox"

@@ -4,7 +4,9 @@
 #   scripts/fuzz.sh [TARGET] [SECONDS]      default: uci 60
 #
 # Builds Tests/fuzz/TARGET/*.swift together with the sources it fuzzes as one
-# module (swiftc -sanitize=fuzzer,address) into .build-fuzz/TARGET, then runs
+# module (swiftc -sanitize=fuzzer,address) into .build-fuzz/TARGET (the C
+# target `netlink`: Tests/fuzz/netlink/*.c with the shim's parser, clang with
+# ASan and UBSan), then runs
 # it for SECONDS on a copy of the committed corpus (Tests/fuzz/TARGET/corpus),
 # so a run never dirties the repo. Crash reproducers are written to
 # Tests/fuzz/TARGET/crashes/. Exits non-zero when libFuzzer found a crash.
@@ -41,8 +43,13 @@ case "$TARGET" in
     MODULE=FuzzHTTP
     SOURCES=(Sources/HTTP/*.swift)
     ;;
+  netlink)
+    # C: the rtnetlink parser of the shim, with a C harness (clang, not swiftc).
+    LANGUAGE=c
+    SOURCES=(Sources/CShim/netlink.c Sources/CShim/include/dx_shim.h)
+    ;;
   *)
-    echo "fuzz.sh: unknown target '$TARGET' (known: uci, dns, zone, dhcp, http)" >&2
+    echo "fuzz.sh: unknown target '$TARGET' (known: uci, dns, zone, dhcp, http, netlink)" >&2
     exit 2
     ;;
 esac
@@ -59,7 +66,14 @@ LD=()
 if [ -x "$(dirname "$SWIFTC")/ld.lld" ] || command -v ld.lld >/dev/null; then LD=(-use-ld=lld); fi
 
 # Rebuild only when a source or the harness is newer than the binary.
-if [ ! -x "$BIN" ] || [ -n "$(find "${SOURCES[@]}" "$DIR"/*.swift "$0" -newer "$BIN" -print -quit)" ]; then
+if [ "${LANGUAGE:-swift}" = c ]; then
+  if [ ! -x "$BIN" ] || [ -n "$(find "${SOURCES[@]}" "$DIR"/*.c "$0" -newer "$BIN" -print -quit)" ]; then
+    echo "fuzz.sh: building $BIN"
+    "$(dirname "$SWIFTC")/clang" -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -O1 -g \
+      "${LD[@]/-use-ld=/-fuse-ld=}" -D_GNU_SOURCE -I Sources/CShim/include \
+      Sources/CShim/netlink.c "$DIR"/*.c -o "$BIN"
+  fi
+elif [ ! -x "$BIN" ] || [ -n "$(find "${SOURCES[@]}" "$DIR"/*.swift "$0" -newer "$BIN" -print -quit)" ]; then
   echo "fuzz.sh: building $BIN"
   BUILD_SOURCES=()
   if [ -n "${STRIP_IMPORT:-}" ]; then

@@ -6,9 +6,9 @@ set -euo pipefail
 
 APT_PKGS=(
   # host build
-  libsqlite3-dev libnl-3-dev libnl-route-3-dev libcap-dev pkg-config
+  libsqlite3-dev libcap-dev pkg-config
   # firmware build: Debian sources of the C libraries, their build tools
-  dpkg-dev bison flex make gcc file binutils tcl
+  dpkg-dev make gcc file binutils tcl
   # firmware smoke test and image check
   qemu-user-static skopeo
   # system tests and real peers

@@ -16,8 +16,7 @@ def part_of(path: str) -> str:
     m = re.search(r"([^/]+\.a)\(([^)]+)\)", path)
     if m:
         lib = m.group(1)
-        return {"libsqlite3.a": "sqlite", "libnl-3.a": "libnl", "libnl-route-3.a": "libnl-route",
-                "libcap.a": "libcap", "libc.a": "musl libc", "libswiftUnicodeDataTables.a": "swift unicode tables",
+        return {"libsqlite3.a": "sqlite", "libcap.a": "libcap", "libc.a": "musl libc", "libswiftUnicodeDataTables.a": "swift unicode tables",
                 }.get(lib, lib)
     if path.startswith("<internal>"):
         return "linker-merged (constants, eh_frame)"

@@ -22,7 +22,8 @@ public final class InterfaceWatcher {
         netlink = try Netlink()
         watch = try NetlinkWatch()
         try loop.add(fd: watch.fd) { [unowned(unsafe) self] _ in
-            if self.watch.drain() > 0 { self.refresh() }
+            let (changes, overflowed) = self.watch.read()
+            if overflowed || !changes.isEmpty { self.refresh() }
         }
         links = try netlink.links()
         addresses = try netlink.addresses()

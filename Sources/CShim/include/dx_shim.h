@@ -240,30 +240,63 @@ int dx_has_cap(int cap);
 void dx_syslog_open(const char *ident);
 void dx_syslog(int prio, const char *msg);
 
-/* ---- netlink (libnl-route) ---- */
+/* ---- rtnetlink (raw NETLINK_ROUTE sockets) ---- */
+/* Interface flags (IFF_*, linux/if.h) and address flags (IFA_F_*, linux/if_addr.h). */
+enum {
+    DX_IFF_UP = 0x1, DX_IFF_BROADCAST = 0x2, DX_IFF_LOOPBACK = 0x8, DX_IFF_POINTOPOINT = 0x10,
+    DX_IFF_RUNNING = 0x40, DX_IFF_MULTICAST = 0x1000, DX_IFF_LOWER_UP = 0x10000,
+    DX_IFA_F_SECONDARY = 0x01, DX_IFA_F_NODAD = 0x02, DX_IFA_F_OPTIMISTIC = 0x04,
+    DX_IFA_F_DADFAILED = 0x08, DX_IFA_F_DEPRECATED = 0x20, DX_IFA_F_TENTATIVE = 0x40,
+    DX_IFA_F_PERMANENT = 0x80, DX_IFA_F_MANAGETEMPADDR = 0x100, DX_IFA_F_NOPREFIXROUTE = 0x200,
+};
 typedef struct {
     int index; char name[16]; unsigned flags; int up; int mtu; uint8_t mac[6]; int mac_len;
+    int running;   /* IFF_RUNNING: up and operational */
+    int carrier;   /* IFLA_CARRIER (else IFF_LOWER_UP) */
+    int operstate; /* IFLA_OPERSTATE, RFC 2863: 0 unknown, 2 down, 5 dormant, 6 up */
+    int type;      /* ARPHRD_* (1 ether, 772 loopback) */
 } dx_link;
 typedef struct {
     int ifindex; int family; int prefixlen; uint8_t addr[16]; char label[16];
+    unsigned flags;          /* IFA_F_* (IFA_FLAGS when sent, else the 8-bit ifa_flags) */
+    int scope;               /* RT_SCOPE_*: 0 global, 253 link, 254 host */
+    uint32_t valid_lft;      /* seconds left (IFA_CACHEINFO); 0xffffffff = forever */
+    uint32_t preferred_lft;
 } dx_ifaddr;
 typedef struct dx_nl dx_nl;
+/* A request socket (dumps and address changes; blocking, 5 s timeout). */
 dx_nl *dx_nl_open(void);
 void dx_nl_close(dx_nl *h);
 /* Dumps links/addresses into out (at most max); returns the total count
- * (may exceed max: call again with a larger buffer), -1 on error. */
+ * (may exceed max: call again with a larger buffer), -1 on error. A dump the
+ * kernel marks interrupted (NLM_F_DUMP_INTR) is redone. Addresses are
+ * AF_INET/AF_INET6 only; addr is IFA_LOCAL, else IFA_ADDRESS. */
 int dx_nl_links(dx_nl *h, dx_link *out, int max);
 int dx_nl_addrs(dx_nl *h, dx_ifaddr *out, int max);
-/* Adds/removes an address; label like "lo:dns0" (IPv4 only; "" for none). */
+/* Adds (NLM_F_CREATE|NLM_F_EXCL) / removes an address and waits for the
+ * kernel's ACK: 0, or -1 with its errno (EEXIST, EADDRNOTAVAIL, EPERM...).
+ * label like "lo:dns0" (IPv4 only; "" or NULL for none). */
 int dx_nl_addr_add(dx_nl *h, int ifindex, int family, const uint8_t *addr, int prefixlen, const char *label);
 int dx_nl_addr_del(dx_nl *h, int ifindex, int family, const uint8_t *addr, int prefixlen);
-/* Subscription to link and address changes: a socket fd for the event loop. */
+
+/* A change notification: kind says which of link / addr is filled. */
+enum { DX_NL_LINK_NEW = 1, DX_NL_LINK_DEL = 2, DX_NL_ADDR_NEW = 3, DX_NL_ADDR_DEL = 4 };
+typedef struct { int kind; dx_link link; dx_ifaddr addr; } dx_nl_event;
+/* Subscription to RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR and RTNLGRP_IPV6_IFADDR:
+ * a non-blocking socket fd for the event loop. */
 typedef struct dx_nl_sub dx_nl_sub;
 dx_nl_sub *dx_nl_subscribe(void);
 int dx_nl_sub_fd(dx_nl_sub *s);
-/* Reads pending notifications; returns how many link/address messages arrived. */
-int dx_nl_sub_drain(dx_nl_sub *s);
+/* Parses what is queued into out (at most max; the rest stays queued for the
+ * next call). Returns the count (0: nothing queued), or -1 with errno. Sets
+ * *overflow to 1 when the kernel dropped notifications (ENOBUFS; the receive
+ * buffer is then doubled, up to 4 MB): the caller must re-dump. */
+int dx_nl_sub_read(dx_nl_sub *s, dx_nl_event *out, int max, int *overflow);
 void dx_nl_sub_close(dx_nl_sub *s);
+/* The parser dx_nl_sub_read uses, over any bytes: events of the
+ * RTM_NEW/DELLINK and RTM_NEW/DELADDR messages in buf (others skipped), at
+ * most max. Stops at the first malformed or truncated header. */
+int dx_nl_parse_events(const void *buf, size_t len, dx_nl_event *out, int max);
 
 /* ---- sqlite glue (SQLITE_TRANSIENT is a macro Swift cannot import) ---- */
 int dx_sqlite_bind_text(sqlite3_stmt *s, int idx, const char *text, int len);
