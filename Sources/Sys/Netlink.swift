@@ -186,13 +186,6 @@ public final class NetlinkWatch {
         }
     }
 
-    /// How many changes were queued (an overflow counts as at least one),
-    /// for callers that only re-read on any change.
-    public func drain() -> Int {
-        let r = read()
-        return r.overflowed ? max(1, r.changes.count) : r.changes.count
-    }
-
     /// The changes in raw rtnetlink messages (what `read()` parses), for tests
     /// and replay: malformed or truncated messages end the walk, never trap.
     public static func parse(_ bytes: [UInt8]) -> [Change] {
