@@ -23,25 +23,23 @@ cd "$ROOT"
 case "$TARGET" in
   uci)
     MODULE=FuzzUCI
-    SOURCES=(Sources/Config/*.swift)
+    SOURCES=(Sources/Core/*.swift Sources/Config/*.swift)
     ;;
   dns)
     MODULE=FuzzDNS
-    SOURCES=(Sources/DNS/*.swift)
+    SOURCES=(Sources/Core/*.swift Sources/DNS/*.swift)
     ;;
   zone)
     MODULE=FuzzZone
-    SOURCES=(Sources/DNS/*.swift Sources/Zone/*.swift)
-    # One module: the Zone files are compiled from copies without `import DNS`.
-    STRIP_IMPORT=DNS
+    SOURCES=(Sources/Core/*.swift Sources/DNS/*.swift Sources/Zone/*.swift)
     ;;
   dhcp)
     MODULE=FuzzDHCP
-    SOURCES=(Sources/DHCP/*.swift)
+    SOURCES=(Sources/Core/*.swift Sources/DHCP/*.swift)
     ;;
   http)
     MODULE=FuzzHTTP
-    SOURCES=(Sources/HTTP/*.swift)
+    SOURCES=(Sources/Core/*.swift Sources/HTTP/*.swift)
     ;;
   netlink)
     # C: the rtnetlink parser of the shim, with a C harness (clang, not swiftc).
@@ -75,21 +73,20 @@ if [ "${LANGUAGE:-swift}" = c ]; then
   fi
 elif [ ! -x "$BIN" ] || [ -n "$(find "${SOURCES[@]}" "$DIR"/*.swift "$0" -newer "$BIN" -print -quit)" ]; then
   echo "fuzz.sh: building $BIN"
+  # One module: the sources of several modules are compiled from copies
+  # without their imports of each other (the modules named by SOURCES).
   BUILD_SOURCES=()
-  if [ -n "${STRIP_IMPORT:-}" ]; then
-    rm -rf "$OUT/src" && mkdir -p "$OUT/src"
-    for f in "${SOURCES[@]}"; do
-      if grep -q "^import $STRIP_IMPORT\$" "$f"; then
-        copy="$OUT/src/$(basename "$(dirname "$f")")-$(basename "$f")"
-        grep -v "^import $STRIP_IMPORT\$" "$f" > "$copy"
-        BUILD_SOURCES+=("$copy")
-      else
-        BUILD_SOURCES+=("$f")
-      fi
-    done
-  else
-    BUILD_SOURCES=("${SOURCES[@]}")
-  fi
+  rm -rf "$OUT/src" && mkdir -p "$OUT/src"
+  pattern="^import ($(for f in "${SOURCES[@]}"; do basename "$(dirname "$f")"; done | sort -u | paste -sd'|'))\$"
+  for f in "${SOURCES[@]}"; do
+    if grep -qE "$pattern" "$f"; then
+      copy="$OUT/src/$(basename "$(dirname "$f")")-$(basename "$f")"
+      grep -vE "$pattern" "$f" > "$copy"
+      BUILD_SOURCES+=("$copy")
+    else
+      BUILD_SOURCES+=("$f")
+    fi
+  done
   "$SWIFTC" -sanitize=fuzzer,address -parse-as-library -swift-version 5 -O -g \
     "${LD[@]}" -module-name "$MODULE" \
     "${BUILD_SOURCES[@]}" "$DIR"/*.swift -o "$BIN"

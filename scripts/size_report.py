@@ -1,7 +1,16 @@
 #!/usr/bin/env python3
 """Attributes the bytes of a statically linked dnsbox to its parts using the
 lld link map: every input section placed in an allocated, file-backed output
-section is charged to the object (Swift module, C shim, library) it came from."""
+section is charged to the object it came from (Swift module, C shim,
+library). Swift standard library code (the runtime and the
+specializations of its generics: Array, String, Dictionary…) is charged to
+"Swift stdlib" rather than to whichever module happened to emit it first.
+
+Then the budget view: each applet's own modules (its applet module and the
+protocol engines only it uses), the shared layers, and the libraries.
+
+    scripts/size_report.py ARCH BINARY MAPFILE
+"""
 import os
 import re
 import sys
@@ -10,22 +19,52 @@ ALLOC = (".text", ".rodata", ".data", ".data.rel.ro", ".init_array", ".fini_arra
          ".eh_frame", ".eh_frame_hdr", ".gcc_except_table", ".tdata", ".got", ".got.plt",
          ".init", ".fini", ".swift5_", ".rela")
 LINE = re.compile(r"^\s*[0-9a-f]+\s+[0-9a-f]+\s+([0-9a-f]+)\s+\d+\s+(\S.*)$")
+LIBS = {"libsqlite3.a": "sqlite", "libcap.a": "libcap", "libc.a": "musl libc",
+        "libswiftUnicodeDataTables.a": "Swift unicode tables"}
+
+# The budget view: what each applet costs on its own, and what they share.
+# A protocol engine used by one applet only is that applet's.
+GROUPS = [
+    ("dnsd", ["Dnsd", "Authority", "Resolver", "Zone"]),
+    ("dhcpd (DHCPv4)", ["Dhcpd", "DHCP"]),
+    ("apictl", ["Apictl", "API", "HTTP"]),
+    ("init", ["Init"]),
+    ("commands + applet table", ["Commands", "Applets", "dnsbox"]),
+    ("shared: service host (Daemon, Runtime, Sys, Core, CShim)", ["Daemon", "Runtime", "Sys", "Core", "CShim (C)"]),
+    ("shared: config, store, DNS wire", ["Config", "Store", "DNS"]),
+    ("shared: Swift stdlib + unicode tables", ["Swift stdlib", "Swift unicode tables"]),
+    ("libraries: sqlite, musl, libcap, compiler-rt", ["sqlite", "musl libc", "libcap", "libzigc.a", "libcompiler_rt.a", "crt1"]),
+]
+
+
+def swift_entity_is_stdlib(section: str) -> bool:
+    # Embedded Swift symbols are `$e` + the entity's mangling: a module name
+    # (length-prefixed, `3DNS…`) for our code; `s…` (module Swift) or a
+    # standard substitution (`Sa` Array, `SS` String, `Sq` Optional …) for
+    # the standard library, specializations of its generics included.
+    name = section.split(".", 2)[-1] if section.count(".") >= 2 else section
+    for prefix in ("$e", "_$e"):
+        if name.startswith(prefix):
+            rest = name[len(prefix):]
+            return bool(rest) and rest[0] in "sS"
+    return name.startswith(("swift_", "_swift_", "$ss", "$sS"))
 
 
 def part_of(path: str) -> str:
     m = re.search(r"([^/]+\.a)\(([^)]+)\)", path)
     if m:
-        lib = m.group(1)
-        return {"libsqlite3.a": "sqlite", "libcap.a": "libcap", "libc.a": "musl libc", "libswiftUnicodeDataTables.a": "swift unicode tables",
-                }.get(lib, lib)
+        return LIBS.get(m.group(1), m.group(1))
     if path.startswith("<internal>"):
         return "linker-merged (constants, eh_frame)"
-    base = os.path.basename(path.split(":(")[0])
+    obj, _, section = path.partition(":(")
+    base = os.path.basename(obj)
     if base.endswith(".o"):
         name = base[:-2]
-        if path.count("/shim/"):
+        if "/shim/" in obj:
             return "CShim (C)"
-        return "Swift " + name if name[0].isupper() or name == "dnsbox" else name
+        if name[0].isupper() or name == "dnsbox":
+            return "Swift stdlib" if swift_entity_is_stdlib(section.rstrip(")")) else name
+        return name
     return "other"
 
 
@@ -40,7 +79,6 @@ def main() -> int:
             continue
         size = int(m.group(1), 16)
         what = m.group(2)
-        indent = len(line) - len(line.lstrip())
         if not what.startswith("/") and ":(" not in what and "(" not in what.split()[0]:
             if what.startswith("."):
                 out_section = what.split()[0]
@@ -49,12 +87,22 @@ def main() -> int:
             continue
         if not out_section.startswith(ALLOC) or out_section.startswith(".bss"):
             continue
-        shares[part_of(what)] = shares.get(part_of(what), 0) + size
+        p = part_of(what)
+        shares[p] = shares.get(p, 0) + size
     counted = sum(shares.values())
     print(f"{arch}: out/{arch}/dnsbox {total} bytes ({total / 1024:.0f} KiB), stripped")
     for name, size in sorted(shares.items(), key=lambda kv: -kv[1]):
-        print(f"  {name:<36} {size:>9} bytes  {100.0 * size / counted:5.1f}%")
-    print(f"  {'(headers, alignment)':<24} {max(total - counted, 0):>9} bytes")
+        label = name if " " in name or name[0].islower() else "Swift " + name
+        print(f"  {label:<36} {size:>9} bytes  {100.0 * size / counted:5.1f}%")
+    print(f"  {'(headers, alignment)':<36} {max(total - counted, 0):>9} bytes")
+    print(f"{arch}: by applet (its own modules) and shared layers")
+    seen = set()
+    for label, members in GROUPS:
+        n = sum(shares.get(m, 0) for m in members)
+        seen.update(members)
+        print(f"  {label:<58} {n:>9} bytes  {n / 1024:7.1f} KiB")
+    rest = sum(v for k, v in shares.items() if k not in seen) + max(total - counted, 0)
+    print(f"  {'linker-merged constants, headers, other':<58} {rest:>9} bytes  {rest / 1024:7.1f} KiB")
     return 0
 
 

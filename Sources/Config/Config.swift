@@ -47,47 +47,6 @@ public struct Config: Sendable {
         return nil
     }
 
-    /// The section that `name` selects: the named one, or the first of
-    /// `type` when `name` is nil.
-    private func select(_ type: String, _ name: String?) -> UCISection? {
-        if let name { return section(type, named: name) }
-        for section in document.sections where section.type == type { return section }
-        return nil
-    }
-
-    /// The option's values with defaults applied: what the file set
-    /// (substituted), else `[default]` from the schema, else `[]`. The
-    /// default also applies when the section itself is absent.
-    /// `name` nil selects the first section of `type`.
-    public func values(_ type: String, _ name: String?, _ option: String) -> [String] {
-        if let section = select(type, name), let value = section.option(option) { return value.values }
-        return schema.section(type)?.option(option)?.defaults ?? []
-    }
-
-    /// The option's value with defaults applied (see `values`); for a list,
-    /// its first element. nil when neither the file nor the schema gives one.
-    public func string(_ type: String, _ name: String?, _ option: String) -> String? {
-        values(type, name, option).first
-    }
-
-    /// `string` read as a UCI boolean (see `parseBool`).
-    public func bool(_ type: String, _ name: String?, _ option: String) -> Bool? {
-        guard let text = string(type, name, option) else { return nil }
-        return parseBool(text)
-    }
-
-    /// `string` read as a decimal integer.
-    public func int(_ type: String, _ name: String?, _ option: String) -> Int? {
-        guard let text = string(type, name, option) else { return nil }
-        return parseInt(text)
-    }
-
-    /// `string` read as a duration, in milliseconds.
-    public func milliseconds(_ type: String, _ name: String?, _ option: String) -> Int? {
-        guard let text = string(type, name, option) else { return nil }
-        return Duration.parseMilliseconds(text)
-    }
-
     /// The configuration in `uci show` form, from the values as written:
     ///
     ///     dnsbox.main=dnsd

@@ -247,11 +247,12 @@ public final class ForwardEngine<IO: ForwardIO> {
 
     /// Asks server `i`; false when the try failed at once.
     private func send(_ p: Pending, to i: Int, tcp: Bool, now: UInt64) -> Bool {
+        guard let setup else { return false }
         nextAttempt &+= 1
         let id = nextAttempt
         let dnsID = UInt16(truncatingIfNeeded: Sys.random64())
         let query = UpstreamQuery.make(id: dnsID, nameWire: p.nameWire, type: p.type, rrClass: p.rrClass)
-        let timeout = setup?.timeoutMs ?? 1500
+        let timeout = setup.timeoutMs
         switch io.send(id, to: servers.addresses[i], query: query, tcp: tcp, timeoutMs: tcp ? timeout * 2 : timeout) {
         case .sent:
             break

@@ -94,7 +94,7 @@ import Testing
         ]
         let read: (String) -> [UInt8]? = { path in files[path].map { Array($0.utf8) } }
         let config = try ConfigLoader.load(path: "/etc/dnsbox.conf", schema: .dnsbox, readFile: read, env: noEnv)
-        #expect(config.string("dnsbox", nil, "log_level") == "debug")
+        #expect(config.global.logLevel == "debug")
         do {
             _ = try ConfigLoader.load(path: "/etc/bad.conf", schema: .dnsbox, readFile: read, env: noEnv)
             Issue.record("expected an error")
@@ -147,15 +147,15 @@ import Testing
         let env = fakeEnv(["GUEST_IF": "br-guest"])
         let config = try ConfigLoader.load(path: "/etc/config/dnsbox", schema: .dnsbox,
                                            readFile: { _ in Array(text.utf8) }, env: env)
-        #expect(config.string("dnsbox", nil, "database") == "/srv/dnsbox/state.db")
-        #expect(config.string("dnsbox", "main", "rundir") == "/run/dnsbox")
-        #expect(config.string("dnsbox", nil, "log_format") == "json")
-        #expect(config.string("dnsbox", nil, "user") == "dnsbox")
-        let enabled = ["dnsd", "api", "mdnsd", "bgpd", "rad", "idle"].map { config.bool($0, nil, "enabled") }
+        #expect(config.global.database == "/srv/dnsbox/state.db")
+        #expect(config.global.rundir == "/run/dnsbox")
+        #expect(config.global.logFormat == "json")
+        #expect(config.global.user == "dnsbox")
+        let enabled = ["dnsd", "api", "mdnsd", "bgpd", "rad", "idle"].map { config.isEnabled($0) }
         #expect(enabled == [true, true, false, false, true, false])
-        #expect(config.sections(ofType: "dhcp").count == 3)
-        #expect(config.bool("dhcp", "lan", "ignore") == false)
-        #expect(config.bool("dhcp", "wan", "ignore") == true)
+        #expect(config.dhcp.count == 3)
+        #expect(config.dhcp[0].ignore == false)
+        #expect(config.dhcp[1].ignore == true)
         #expect(config.sections(ofType: "dhcp")[2].option("interface") == .single("br-guest"))
         #expect(config.showLines() == [
             "dnsbox.main=dnsbox",

@@ -346,10 +346,11 @@ enum FuzzUCI {
             }
             guard let spec = config.schema.section(section.type) else { continue }
             for optionSpec in spec.options where section.option(optionSpec.name) == nil {
-                guard let fallback = optionSpec.defaultValue else { continue }
+                let fallback = optionSpec.defaults
+                if fallback.isEmpty { continue }
                 let head = prefix + "." + optionSpec.name + "="
                 guard f < full.count, full[f].hasPrefix(head),
-                      unquoteShow(full[f].dropFirst(head.count)) == [fallback] else {
+                      unquoteShow(full[f].dropFirst(head.count)) == fallback else {
                     fail("show -d: no default line \(head)\(fallback)", bytes)
                 }
                 f += 1
@@ -427,13 +428,16 @@ enum FuzzUCI {
         }
         // The applet accessors read what validation accepted.
         for section in resolved.sections {
+            let r = SectionReader(section, spec: config.schema.section(section.type))
             for option in section.options {
-                _ = config.string(section.type, section.name, option.name)
-                _ = config.int(section.type, section.name, option.name)
-                _ = config.bool(section.type, section.name, option.name)
-                _ = config.milliseconds(section.type, section.name, option.name)
+                _ = r.string(option.name)
+                _ = r.int(option.name)
+                _ = r.bool(option.name)
+                _ = r.milliseconds(option.name)
             }
         }
+        // The typed sections of the real schema are built from anything valid.
+        _ = ConfigSections(resolved, schema: .dnsbox)
         checkShow(config, bytes)
     }
 
