@@ -16,6 +16,8 @@
 set -euo pipefail
 
 TARGET=${1:-uci}
+# The Swift sources of modules, found recursively (a module may have folders).
+sources() { for m in "$@"; do find "Sources/$m" -name '*.swift' | sort; done; }
 SECONDS_TO_RUN=${2:-60}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -23,23 +25,23 @@ cd "$ROOT"
 case "$TARGET" in
   uci)
     MODULE=FuzzUCI
-    SOURCES=(Sources/Core/*.swift Sources/Config/*.swift)
+    mapfile -t SOURCES < <(sources Core Config)
     ;;
   dns)
     MODULE=FuzzDNS
-    SOURCES=(Sources/Core/*.swift Sources/DNS/*.swift)
+    mapfile -t SOURCES < <(sources Core DNS)
     ;;
   zone)
     MODULE=FuzzZone
-    SOURCES=(Sources/Core/*.swift Sources/DNS/*.swift Sources/Zone/*.swift)
+    mapfile -t SOURCES < <(sources Core DNS Zone)
     ;;
   dhcp)
     MODULE=FuzzDHCP
-    SOURCES=(Sources/Core/*.swift Sources/DHCP/*.swift)
+    mapfile -t SOURCES < <(sources Core DHCP)
     ;;
   http)
     MODULE=FuzzHTTP
-    SOURCES=(Sources/Core/*.swift Sources/HTTP/*.swift)
+    mapfile -t SOURCES < <(sources Core HTTP)
     ;;
   netlink)
     # C: the rtnetlink parser of the shim, with a C harness (clang, not swiftc).

@@ -21,7 +21,7 @@ public final class ServiceHost {
     private let startedAt = Sys.monotonicNanos()
     public private(set) var reloads = 0
     private var exitCode = ExitCode.ok
-    private var service: (any Service)?
+    fileprivate var service: (any Service)?
     private var store: StoreHandle?
 
     private init(applet: AppletInfo, configPath: String, config: Config, loop: EventLoop) {
@@ -183,7 +183,13 @@ public enum Daemon {
     /// The whole life of a long-running applet: host, service, privileges, loop.
     public static func main<S: Service>(_ applet: AppletInfo, _ args: [String], _ make: (ServiceHost) -> S) -> Int32 {
         guard let host = ServiceHost.start(applet, args) else { return ExitCode.failure }
-        let service = make(host)
+        let code = run(host, make(host))
+        // The service (and everything it registered) goes before the loop.
+        host.service = nil
+        return code
+    }
+
+    private static func run<S: Service>(_ host: ServiceHost, _ service: S) -> Int32 {
         guard host.attach(service) else { return ExitCode.failure }
         guard service.start(), host.dropPrivileges() else {
             service.stop()
