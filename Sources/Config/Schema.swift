@@ -78,143 +78,140 @@ public struct Schema: Sendable {
 // MARK: - The dnsbox schema
 
 extension Schema {
-    /// The schema of `/etc/config/dnsbox`.
-    public static let dnsbox = Schema(sections: [
-        SectionSpec(type: "dnsbox", summary: "global settings", options: [
-            OptionSpec(name: "database", kind: .path, defaultValue: "/var/lib/dnsbox/dnsbox.db",
-                       summary: "path of the SQLite state database"),
-            OptionSpec(name: "rundir", kind: .path, defaultValue: "/run/dnsbox",
-                       summary: "directory for control sockets and pid files"),
-            OptionSpec(name: "log_level", kind: .oneOf(["debug", "info", "warn", "error"]), defaultValue: "info",
-                       summary: "lowest level that is logged"),
-            OptionSpec(name: "log_format", kind: .oneOf(["text", "json"]), defaultValue: "text",
-                       summary: "log line format"),
-            OptionSpec(name: "log_target", kind: .oneOf(["stderr", "syslog"]), defaultValue: "stderr",
-                       summary: "where log lines go"),
-            OptionSpec(name: "user", kind: .string,
-                       summary: "user to run the applets as after binding their sockets"),
-        ]),
-        SectionSpec(type: "dnsd", summary: "DNS server: authoritative zones, forwarding and caching", options: [
-            OptionSpec(name: "enabled", kind: .bool, defaultValue: "1",
-                       summary: "start this applet under init"),
-            OptionSpec(name: "listen", kind: .hostPort(defaultPort: 53), isList: true, listDefault: ["0.0.0.0:53", "[::]:53"],
-                       summary: "UDP and TCP addresses to serve"),
-            OptionSpec(name: "workers", kind: .int(min: 0, max: 64), defaultValue: "0",
-                       summary: "UDP worker threads; 0 = one per CPU the process may use"),
-            OptionSpec(name: "nsid", kind: .string,
-                       summary: "NSID (RFC 5001) and hostname.bind / id.server answer"),
-            OptionSpec(name: "version", kind: .string, defaultValue: "dnsbox",
-                       summary: "version.bind answer"),
-            OptionSpec(name: "tcp_idle_timeout", kind: .duration, defaultValue: "10s",
-                       summary: "close a TCP connection idle this long"),
-            OptionSpec(name: "tcp_max_connections", kind: .int(min: 1, max: 65535), defaultValue: "1000",
-                       summary: "concurrent TCP connections; more are closed at once"),
-            OptionSpec(name: "forwarder", kind: .hostPort(defaultPort: 53), isList: true,
-                       summary: "upstream servers for names outside the local zones (none: no forwarding)"),
-            OptionSpec(name: "allow_recursion", kind: .addressOrCIDR, isList: true,
-                       summary: "clients that may use forwarding and the cache (default: loopback + the router's subnets)"),
-            OptionSpec(name: "cache_size", kind: .int(min: 1, max: 10_000_000), defaultValue: "10000",
-                       summary: "cached RRsets and negative answers at most; the least used are evicted"),
-            OptionSpec(name: "serve_stale", kind: .duration, defaultValue: "1d",
-                       summary: "answer from expired cache entries this long when every upstream fails (RFC 8767); 0 disables"),
-            OptionSpec(name: "upstream_timeout", kind: .duration, defaultValue: "1500ms",
-                       summary: "wait this long for an upstream before trying the next one"),
-        ]),
-        SectionSpec(type: "forward", summary: "a conditional forwarder: names in a zone go to its servers", options: [
-            OptionSpec(name: "zone", kind: .string, isList: true,
-                       summary: "the zone, e.g. g10.lo; a list adds its reverse zones, e.g. 10.168.192.in-addr.arpa"),
-            OptionSpec(name: "server", kind: .hostPort(defaultPort: 53), isList: true,
-                       summary: "servers for the zone, host or host:port"),
-            OptionSpec(name: "fallback_local", kind: .bool, defaultValue: "0",
-                       summary: "forward a zone also served locally first; answer from the local copy (AA=0) when its servers fail"),
-        ]),
-        SectionSpec(type: "zone", summary: "an authoritative zone", options: [
-            OptionSpec(name: "name", kind: .string, summary: "the zone's origin, e.g. home.lan"),
-            OptionSpec(name: "file", kind: .path, summary: "RFC 1035 zone file ($INCLUDE only inside its directory)"),
-            OptionSpec(name: "ttl", kind: .int(min: 0, max: 2_147_483_647), defaultValue: "3600",
-                       summary: "TTL of records that give none"),
-            OptionSpec(name: "allow_transfer", kind: .addressOrCIDR, isList: true,
-                       summary: "clients allowed to AXFR/IXFR the zone over TCP (none by default)"),
-            OptionSpec(name: "notify", kind: .hostPort(defaultPort: 53), isList: true,
-                       summary: "secondaries sent a NOTIFY when the zone's serial changes"),
-            OptionSpec(name: "dynamic", kind: .bool, defaultValue: "0",
-                       summary: "the API may write services (/v1/services) into this zone"),
-            OptionSpec(name: "fallback", kind: .address, isList: true,
-                       summary: "dynamic zone: answer for names without data (IPv4 for A, IPv6 for AAAA queries)"),
-            OptionSpec(name: "service_ttl", kind: .int(min: 0, max: 2_147_483_647), defaultValue: "5",
-                       summary: "dynamic zone: TTL of services written with ttl 0"),
-        ]),
-        SectionSpec(type: "record", summary: "one record of a zone", options: [
-            OptionSpec(name: "zone", kind: .string, summary: "the zone's name"),
-            OptionSpec(name: "name", kind: .string, defaultValue: "@",
-                       summary: "owner: relative to the zone, absolute with a final dot, or @"),
-            OptionSpec(name: "type", kind: .string, summary: "record type: A, AAAA, CNAME, MX, TXT, …"),
-            OptionSpec(name: "value", kind: .string, summary: "the RDATA in presentation form"),
-            OptionSpec(name: "ttl", kind: .int(min: 0, max: 2_147_483_647), summary: "TTL (default: the zone's)"),
-        ]),
-        SectionSpec(type: "api", summary: "HTTP API that apictl and other clients talk to", options: [
-            OptionSpec(name: "enabled", kind: .bool, defaultValue: "1",
-                       summary: "start this applet under init"),
-            OptionSpec(name: "listen", kind: .hostPort(defaultPort: 8080), defaultValue: "127.0.0.1:8080",
-                       summary: "address and port of the API"),
-            OptionSpec(name: "token", kind: .string,
-                       summary: "bearer token every request must send (required); plain, $VAR or {env.VAR}"),
-            OptionSpec(name: "allow", kind: .addressOrCIDR, isList: true,
-                       summary: "clients allowed to connect (default: all); others get 403"),
-            OptionSpec(name: "rate_limit", kind: .int(min: 0, max: 1_000_000), defaultValue: "10",
-                       summary: "write requests per second (token bucket, burst of one second); 0 = unlimited"),
-            OptionSpec(name: "audit", kind: .bool, defaultValue: "1",
-                       summary: "log every write: client, method, path, status, values"),
-            OptionSpec(name: "max_connections", kind: .int(min: 1, max: 65535), defaultValue: "64",
-                       summary: "concurrent connections; more get 503 and are closed"),
-            OptionSpec(name: "timeout", kind: .duration, defaultValue: "10s",
-                       summary: "close a connection that has not sent a whole request (or stays idle) this long"),
-        ]),
-        serviceSection("mdnsd", "mDNS responder and service browser"),
-        serviceSection("bgpd", "BGP speaker announcing anycast routes"),
-        serviceSection("rad", "IPv6 router advertisements"),
-        serviceSection("idle", "diagnostic service applet: the shared runtime with no protocol; used to test supervision"),
-        SectionSpec(type: "dhcp", summary: "DHCP service on one interface", options: [
-            OptionSpec(name: "interface", kind: .string,
-                       summary: "interface to serve; its IPv4 address and prefix define the subnet"),
-            OptionSpec(name: "ignore", kind: .bool, defaultValue: "0",
-                       summary: "do not serve DHCP on this interface"),
-            OptionSpec(name: "start", kind: .int(min: 1, max: 16_777_214), defaultValue: "100",
-                       summary: "first pool address: offset into the subnet, as OpenWrt"),
-            OptionSpec(name: "limit", kind: .int(min: 1, max: 16_777_214), defaultValue: "150",
-                       summary: "pool size"),
-            OptionSpec(name: "leasetime", kind: .string, defaultValue: "12h",
-                       summary: "lease time: a duration (12h, 30m) or 'infinite'"),
-            OptionSpec(name: "domain", kind: .string, summary: "domain of lease names (option 15)"),
-            OptionSpec(name: "dns", kind: .address, isList: true,
-                       summary: "DNS servers (option 6); default: the interface address"),
-            OptionSpec(name: "router", kind: .address, summary: "default gateway (option 3); default: the interface address"),
-            OptionSpec(name: "search", kind: .string, isList: true, summary: "domain search list (option 119)"),
-            OptionSpec(name: "next_server", kind: .address, summary: "PXE: TFTP server (siaddr, option 66)"),
-            OptionSpec(name: "boot_file", kind: .string, summary: "PXE: boot file (file, option 67)"),
-            OptionSpec(name: "boot_file_efi", kind: .string,
-                       summary: "PXE: boot file for UEFI clients (option 93 = 7, 9 or 11)"),
-            OptionSpec(name: "ipxe_boot_url", kind: .string,
-                       summary: "boot file for iPXE clients (user class iPXE or option 175)"),
-            OptionSpec(name: "option", kind: .string, isList: true,
-                       summary: "extra option 'CODE,VALUE' (addresses comma-separated, else text), as dnsmasq's dhcp-option"),
-            OptionSpec(name: "leasefile", kind: .string, defaultValue: "/tmp/dhcp.leases",
-                       summary: "dnsmasq-format lease file for tools that read it ('' = none)"),
-        ]),
-        SectionSpec(type: "host", summary: "a DHCP reservation", options: [
-            OptionSpec(name: "mac", kind: .string, isList: true,
-                       summary: "hardware addresses sharing the reservation (aa:bb:cc:dd:ee:ff)"),
-            OptionSpec(name: "ip", kind: .address, summary: "the reserved address"),
-            OptionSpec(name: "name", kind: .string, summary: "host name (wins over the client's)"),
-            OptionSpec(name: "leasetime", kind: .string, summary: "lease time for this host, or 'infinite'"),
-        ]),
-    ])
+    /// The schema of `/etc/config/dnsbox`, read from `dnsboxTable`.
+    public static let dnsbox = Schema(table: dnsboxTable)
 
-    /// A service applet's section: for now only `enabled`.
-    private static func serviceSection(_ type: String, _ summary: String) -> SectionSpec {
-        SectionSpec(type: type, summary: summary, options: [
-            OptionSpec(name: "enabled", kind: .bool, defaultValue: "1",
-                       summary: "start this applet under init"),
-        ])
+    /// The schema as a table (STYLE.md habit 6), one line per section
+    /// (`[TYPE] summary`) and per option (`name|kind|default|L|summary`;
+    /// `L` marks a list, whose default may be several values separated by
+    /// commas). Kinds: string, path, bool, duration, address, cidr,
+    /// addressOrCIDR, int:MIN:MAX, hostPort:DEFAULTPORT (or `hostPort:`
+    /// for none), oneOf:A,B,C. Kept as text: a literal table of structs
+    /// would be built by code at start-up, 14 KB of it in the firmware.
+    static let dnsboxTable = """
+[dnsbox] global settings
+database|path|/var/lib/dnsbox/dnsbox.db||path of the SQLite state database
+rundir|path|/run/dnsbox||directory for control sockets and pid files
+log_level|oneOf:debug,info,warn,error|info||lowest level that is logged
+log_format|oneOf:text,json|text||log line format
+log_target|oneOf:stderr,syslog|stderr||where log lines go
+user|string|||user to run the applets as after binding their sockets
+[dnsd] DNS server: authoritative zones, forwarding and caching
+enabled|bool|1||start this applet under init
+listen|hostPort:53|0.0.0.0:53,[::]:53|L|UDP and TCP addresses to serve
+workers|int:0:64|0||UDP worker threads; 0 = one per CPU the process may use
+nsid|string|||NSID (RFC 5001) and hostname.bind / id.server answer
+version|string|dnsbox||version.bind answer
+tcp_idle_timeout|duration|10s||close a TCP connection idle this long
+tcp_max_connections|int:1:65535|1000||concurrent TCP connections; more are closed at once
+forwarder|hostPort:53||L|upstream servers for names outside the local zones (none: no forwarding)
+allow_recursion|addressOrCIDR||L|clients that may use forwarding and the cache (default: loopback + the router's subnets)
+cache_size|int:1:10000000|10000||cached RRsets and negative answers at most; the least used are evicted
+serve_stale|duration|1d||answer from expired cache entries this long when every upstream fails (RFC 8767); 0 disables
+upstream_timeout|duration|1500ms||wait this long for an upstream before trying the next one
+[forward] a conditional forwarder: names in a zone go to its servers
+zone|string||L|the zone, e.g. g10.lo; a list adds its reverse zones, e.g. 10.168.192.in-addr.arpa
+server|hostPort:53||L|servers for the zone, host or host:port
+fallback_local|bool|0||forward a zone also served locally first; answer from the local copy (AA=0) when its servers fail
+[zone] an authoritative zone
+name|string|||the zone's origin, e.g. home.lan
+file|path|||RFC 1035 zone file ($INCLUDE only inside its directory)
+ttl|int:0:2147483647|3600||TTL of records that give none
+allow_transfer|addressOrCIDR||L|clients allowed to AXFR/IXFR the zone over TCP (none by default)
+notify|hostPort:53||L|secondaries sent a NOTIFY when the zone's serial changes
+dynamic|bool|0||the API may write services (/v1/services) into this zone
+fallback|address||L|dynamic zone: answer for names without data (IPv4 for A, IPv6 for AAAA queries)
+service_ttl|int:0:2147483647|5||dynamic zone: TTL of services written with ttl 0
+[record] one record of a zone
+zone|string|||the zone's name
+name|string|@||owner: relative to the zone, absolute with a final dot, or @
+type|string|||record type: A, AAAA, CNAME, MX, TXT, …
+value|string|||the RDATA in presentation form
+ttl|int:0:2147483647|||TTL (default: the zone's)
+[api] HTTP API that apictl and other clients talk to
+enabled|bool|1||start this applet under init
+listen|hostPort:8080|127.0.0.1:8080||address and port of the API
+token|string|||bearer token every request must send (required); plain, $VAR or {env.VAR}
+allow|addressOrCIDR||L|clients allowed to connect (default: all); others get 403
+rate_limit|int:0:1000000|10||write requests per second (token bucket, burst of one second); 0 = unlimited
+audit|bool|1||log every write: client, method, path, status, values
+max_connections|int:1:65535|64||concurrent connections; more get 503 and are closed
+timeout|duration|10s||close a connection that has not sent a whole request (or stays idle) this long
+[mdnsd] mDNS responder and service browser
+enabled|bool|1||start this applet under init
+[bgpd] BGP speaker announcing anycast routes
+enabled|bool|1||start this applet under init
+[rad] IPv6 router advertisements
+enabled|bool|1||start this applet under init
+[idle] diagnostic service applet: the shared runtime with no protocol; used to test supervision
+enabled|bool|1||start this applet under init
+[dhcp] DHCP service on one interface
+interface|string|||interface to serve; its IPv4 address and prefix define the subnet
+ignore|bool|0||do not serve DHCP on this interface
+start|int:1:16777214|100||first pool address: offset into the subnet, as OpenWrt
+limit|int:1:16777214|150||pool size
+leasetime|string|12h||lease time: a duration (12h, 30m) or 'infinite'
+domain|string|||domain of lease names (option 15)
+dns|address||L|DNS servers (option 6); default: the interface address
+router|address|||default gateway (option 3); default: the interface address
+search|string||L|domain search list (option 119)
+next_server|address|||PXE: TFTP server (siaddr, option 66)
+boot_file|string|||PXE: boot file (file, option 67)
+boot_file_efi|string|||PXE: boot file for UEFI clients (option 93 = 7, 9 or 11)
+ipxe_boot_url|string|||boot file for iPXE clients (user class iPXE or option 175)
+option|string||L|extra option 'CODE,VALUE' (addresses comma-separated, else text), as dnsmasq's dhcp-option
+leasefile|string|/tmp/dhcp.leases||dnsmasq-format lease file for tools that read it ('' = none)
+[host] a DHCP reservation
+mac|string||L|hardware addresses sharing the reservation (aa:bb:cc:dd:ee:ff)
+ip|address|||the reserved address
+name|string|||host name (wins over the client's)
+leasetime|string|||lease time for this host, or 'infinite'
+"""
+
+    /// Parses a table in the form of `dnsboxTable`. The table is ours, not
+    /// input: a malformed line is skipped (and `SchemaTests` fails on it).
+    init(table: String) {
+        var sections: [SectionSpec] = []
+        for line in table.split(separator: "\n") {
+            if line.hasPrefix("[") {
+                guard let close = line.firstIndex(of: "]") else { continue }
+                let type = String(line[line.index(after: line.startIndex)..<close])
+                let summary = String(line[line.index(after: close)...].drop(while: { $0 == " " }))
+                sections.append(SectionSpec(type: type, summary: summary, options: []))
+                continue
+            }
+            let f = line.split(separator: "|", maxSplits: 4, omittingEmptySubsequences: false)
+            guard f.count == 5, !sections.isEmpty, let kind = OptionKind(tableText: f[1]) else { continue }
+            let isList = f[3] == "L"
+            let defaults = f[2].isEmpty ? [] : (isList ? f[2].split(separator: ",").map(String.init) : [String(f[2])])
+            sections[sections.count - 1].options.append(
+                OptionSpec(name: String(f[0]), kind: kind, defaultValue: isList ? nil : defaults.first, isList: isList,
+                           listDefault: isList ? defaults : [], summary: String(f[4])))
+        }
+        self.init(sections: sections)
+    }
+}
+
+extension OptionKind {
+    /// A kind as the schema table writes it (see `Schema.dnsboxTable`).
+    init?(tableText t: Substring) {
+        let parts = t.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        switch parts[0] {
+        case "string": self = .string
+        case "path": self = .path
+        case "bool": self = .bool
+        case "duration": self = .duration
+        case "address": self = .address
+        case "cidr": self = .cidr
+        case "addressOrCIDR": self = .addressOrCIDR
+        case "int" where parts.count == 3:
+            guard let lo = parseInt(String(parts[1])), let hi = parseInt(String(parts[2])) else { return nil }
+            self = .int(min: lo, max: hi)
+        case "hostPort" where parts.count == 2:
+            self = .hostPort(defaultPort: parts[1].isEmpty ? nil : parseInt(String(parts[1])))
+        case "oneOf" where parts.count == 2:
+            self = .oneOf(parts[1].split(separator: ",").map(String.init))
+        default: return nil
+        }
     }
 }
