@@ -173,7 +173,7 @@ public final class DhcpdService: Service {
         }
         // Gone, reconfigured away, or moved to another interface index.
         for i in interfaces where !names.contains(i.name) || !wanted.contains(where: { $0.0.interface == i.name && $0.1 == i.index }) {
-            close(i, why: names.contains(i.name) ? "the interface went away" : "it is no longer configured")
+            close(i, why: names.contains(i.name) ? "the interface went away or lost its IPv4 address" : "it is no longer configured")
         }
         for (s, index, pool) in wanted {
             let name = s.interface ?? ""
