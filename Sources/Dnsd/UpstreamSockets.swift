@@ -24,7 +24,8 @@ final class UpstreamSockets: ForwardIO {
         }
     }
 
-    unowned(unsafe) let loop: EventLoop
+    /// Held strongly: deinit closes what is still registered with it.
+    let loop: EventLoop
     private(set) var engine: ForwardEngine<UpstreamSockets>!
     private var attempts: [UInt64: Attempt] = [:]
     private var buffer = [UInt8](repeating: 0, count: 65535)

@@ -11,7 +11,8 @@ public final class InterfaceWatcher {
     public private(set) var addresses: [Netlink.Address] = []
     private let netlink: Netlink
     private let watch: NetlinkWatch
-    unowned(unsafe) let loop: EventLoop
+    /// Held strongly: deinit unregisters from it.
+    let loop: EventLoop
     private var subscribers: [() -> Void] = []
     /// Re-reads done (for status and tests).
     public private(set) var refreshes: UInt64 = 0
