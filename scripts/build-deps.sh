@@ -15,7 +15,7 @@
 # no-op (<1 s). `rm -rf .build-fw-deps` starts over (e.g. to pick up a newer
 # Debian revision); `rm .build-fw-deps/ARCH/.stamp-LIB` rebuilds one library.
 #
-# Needs: apt (network), dpkg-dev (dpkg-source), make, gcc (host tools),
+# Needs: apt (network), dpkg-dev (dpkg-source), make, gcc, patch (host tools),
 # bison, flex (libnl), tclsh (package `tcl`: SQLite's amalgamation generator),
 # python3 -m ziglang (pip install ziglang). No root needed beyond apt's
 # network access: apt runs on private state under .build-fw-deps/src/apt/.
@@ -89,6 +89,7 @@ COPTS="-Os -ffunction-sections -fdata-sections"
 # (OR, BETWEEN, quick-balance, lookaside). Broken in 3.40's amalgamation, so
 # not used: OMIT_ATTACH (sqlite3DbIsNamed undefined), OMIT_VACUUM
 # (sqlite3PagerClearCache undefined); OMIT_CONFLICT_CLAUSE breaks upserts.
+# OMIT_VIRTUALTABLE needs SQLITE_PATCH: upstream it also removes ALTER TABLE.
 SQLITE_DEFS="-DSQLITE_THREADSAFE=1 -DSQLITE_OMIT_LOAD_EXTENSION -DSQLITE_DQS=0
  -DSQLITE_DEFAULT_MEMSTATUS=0 -DSQLITE_DEFAULT_WAL_SYNCHRONOUS=1
  -DSQLITE_OMIT_DEPRECATED -DSQLITE_OMIT_SHARED_CACHE
@@ -107,8 +108,12 @@ SQLITE_DEFS="-DSQLITE_THREADSAFE=1 -DSQLITE_OMIT_LOAD_EXTENSION -DSQLITE_DQS=0
  -DSQLITE_OMIT_XFER_OPT -DSQLITE_OMIT_TRUNCATE_OPTIMIZATION
  -DSQLITE_OMIT_AUTOMATIC_INDEX -DSQLITE_OMIT_LIKE_OPTIMIZATION
  -DSQLITE_OMIT_CASE_SENSITIVE_LIKE_PRAGMA -DSQLITE_OMIT_TEMPDB
- -DSQLITE_OMIT_MEMORYDB -DSQLITE_UNTESTABLE -DSQLITE_MAX_MMAP_SIZE=0"
+ -DSQLITE_OMIT_MEMORYDB -DSQLITE_UNTESTABLE -DSQLITE_MAX_MMAP_SIZE=0
+ -DSQLITE_OMIT_VIRTUALTABLE"
 SQLITE_DEFS="$(echo $SQLITE_DEFS)"
+# Applied to a copy of the SQLite sources before the amalgamation is generated
+# (the file says why).
+SQLITE_PATCH="$SCRIPTS/sqlite3-alter-without-vtab.patch"
 SQLITE_HAVE="-DHAVE_USLEEP=1 -DHAVE_LOCALTIME_R=1 -DHAVE_GMTIME_R=1 -DHAVE_FDATASYNC=1 -DHAVE_STRCHRNUL=1 -DHAVE_POSIX_FALLOCATE=1"
 
 # ---------------------------------------------------------------- fast path
@@ -120,7 +125,7 @@ recipe() { # LIB -> the content of its stamp
   printf 'lib=%s\nsource=%s\nzig=%s\ntarget=%s\ncopts=%s\n' \
     "$lib" "$(cat "$SRC/$lib.version" 2>/dev/null || echo none)" "$ZIG_VERSION" "$TARGET" "$COPTS"
   case "$lib" in
-    sqlite3) printf 'defs=%s %s\n' "$SQLITE_DEFS" "$SQLITE_HAVE" ;;
+    sqlite3) printf 'defs=%s %s\npatch=%s\n' "$SQLITE_DEFS" "$SQLITE_HAVE" "$(patch_id)" ;;
     libnl3)  printf 'configure=--disable-shared --enable-static --disable-cli\n' ;;
     libcap2) printf 'make=SHARED=no PAM_CAP=no GOLANG=no USE_GPERF=no libcap.a\n' ;;
   esac
@@ -129,6 +134,7 @@ recipe() { # LIB -> the content of its stamp
 declare -A OUTPUTS=([sqlite3]="lib/libsqlite3.a include/sqlite3.h"
   [libnl3]="lib/libnl-3.a lib/libnl-route-3.a include/netlink/version.h"
   [libcap2]="lib/libcap.a include/sys/capability.h")
+patch_id() { sha256sum <"$SQLITE_PATCH" | cut -c1-16; }
 stamp_ok() {
   local f
   for f in ${OUTPUTS[$1]}; do [ -f "$OUT/$f" ] || return 1; done
@@ -157,7 +163,7 @@ if ! flock -n 9; then
   flock 9
 fi
 
-for t in make gcc bison flex dpkg-source apt-get apt-cache; do
+for t in make gcc patch bison flex dpkg-source apt-get apt-cache; do
   command -v "$t" >/dev/null || {
     case "$t" in
       dpkg-source) die "dpkg-source not found (Debian package: dpkg-dev)" ;;
@@ -270,15 +276,22 @@ libnl_fix_times() {
 # by both ARCHes. Recorded with the options it was generated with.
 AMALG="$SRC/sqlite3-amalgamation"
 amalgamation() {
-  local want="source=$(cat "$SRC/sqlite3.version") opts=$SQLITE_DEFS"
+  local want="source=$(cat "$SRC/sqlite3.version") opts=$SQLITE_DEFS patch=$(patch_id)"
   if [ -f "$AMALG/.stamp" ] && [ "$(cat "$AMALG/.stamp")" = "$want" ]; then return 0; fi
   log "sqlite3: generating the amalgamation (host gcc + tclsh)"
   command -v tclsh >/dev/null ||
     die "tclsh not found (Debian package: tcl); SQLite's amalgamation generator needs it"
-  local b="$BASE/build/host/sqlite3" t
+  local b="$BASE/build/host/sqlite3" top="$BASE/build/host/sqlite3-src" t f
   t=$(date +%s)
-  rm -rf "$b" "$AMALG"; mkdir -p "$b"
-  (cd "$b" && run "$b/build.log" "$SRC/sqlite3/configure" --disable-tcl --disable-readline \
+  rm -rf "$b" "$top" "$AMALG"; mkdir -p "$b"
+  # The patched tree: symlinks to the pristine one, real copies of the files
+  # the patch changes.
+  cp -rs "$SRC/sqlite3" "$top"
+  for f in $(sed -n 's#^+++ b/\([^[:space:]]*\).*#\1#p' "$SQLITE_PATCH"); do
+    cp --remove-destination "$SRC/sqlite3/$f" "$top/$f"
+  done
+  run "$b/build.log" patch -d "$top" -p1 --forward --no-backup-if-mismatch -i "$SQLITE_PATCH"
+  (cd "$b" && run "$b/build.log" "$top/configure" --disable-tcl --disable-readline \
       --disable-load-extension --disable-shared CC=gcc CFLAGS=-O1)
   (cd "$b" && run "$b/build.log" make -j"$JOBS" OPTS="$SQLITE_DEFS" sqlite3.c)
   mkdir -p "$AMALG.tmp"
