@@ -72,8 +72,9 @@ LIBS=(sqlite3 libnl3 libcap2)
 declare -A BINPKG=([sqlite3]=libsqlite3-0 [libnl3]=libnl-3-200 [libcap2]=libcap2)
 declare -A VERVAR=([sqlite3]=SQLITE3_VERSION [libnl3]=LIBNL3_VERSION [libcap2]=LIBCAP2_VERSION)
 
-# Flags for everything compiled for the target.
-COPTS="-Os -ffunction-sections -fdata-sections"
+# Flags for everything compiled for the target. Nothing in the firmware
+# unwinds (Embedded Swift traps, musl C never throws), so no unwind tables.
+COPTS="-Os -ffunction-sections -fdata-sections -fno-unwind-tables -fno-asynchronous-unwind-tables"
 # SQLite compile-time options. They are also given to the amalgamation
 # generator (OPTS=), as SQLite recommends for SQLITE_OMIT_*. HAVE_* are what
 # configure would find in musl; without HAVE_USLEEP SQLite sleeps (busy

@@ -46,6 +46,13 @@ CFLAGS_MUSL=(-nostdinc
   -D__linux__ -I "$DEPS/include")
 XCC=()
 for f in "${CFLAGS_MUSL[@]}"; do XCC+=(-Xcc "$f"); done
+# The C shim. Nothing in the firmware unwinds (Embedded Swift traps, musl C
+# never throws): no unwind tables (Swift objects have none either).
+CFLAGS_FW=(-Os -ffunction-sections -fdata-sections -fno-unwind-tables -fno-asynchronous-unwind-tables)
+# The link. no-eh-frame.ld discards the .eh_frame that zig's own musl, libzigc
+# and compiler_rt carry (zig builds them with unwind tables whatever we ask),
+# and with it .eh_frame_hdr.
+LDFLAGS_FW=(-static -Wl,--gc-sections -Wl,-T,"$ROOT/scripts/no-eh-frame.ld")
 
 t0=$(date +%s.%N)
 # A module is rebuilt when one of its sources, the C shim header or a module
@@ -73,7 +80,7 @@ t1=$(date +%s.%N)
 for c in "$ROOT"/Sources/CShim/*.c; do
   o="$B/shim/$(basename "$c" .c).o"
   echo "  CC     $(basename "$c")"
-  "$ZIGCC" -target "$ZIG_TARGET" -Os -ffunction-sections -fdata-sections -D_GNU_SOURCE \
+  "$ZIGCC" -target "$ZIG_TARGET" "${CFLAGS_FW[@]}" -D_GNU_SOURCE \
     -I "$ROOT/Sources/CShim/include" -I "$DEPS/include" -c "$c" -o "$o"
 done
 
@@ -81,7 +88,7 @@ echo "  LINK   out/$ARCH/dnsbox"
 OBJS=()
 for m in "${MODULES[@]}"; do OBJS+=("$B/$m.o"); done
 # zig's driver rejects -Map; --print-map writes the same lld map to stdout.
-"$ZIGCC" -target "$ZIG_TARGET" -static -Wl,--gc-sections -Wl,--print-map \
+"$ZIGCC" -target "$ZIG_TARGET" "${LDFLAGS_FW[@]}" -Wl,--print-map \
   "${OBJS[@]}" "$B"/shim/*.o \
   "$DEPS/lib/libsqlite3.a" "$DEPS/lib/libnl-route-3.a" "$DEPS/lib/libnl-3.a" "$DEPS/lib/libcap.a" \
   "$EMBEDDED_LIB/libswiftUnicodeDataTables.a" \
