@@ -46,6 +46,16 @@ CFLAGS_MUSL=(-nostdinc
   -D__linux__ -I "$DEPS/include")
 XCC=()
 for f in "${CFLAGS_MUSL[@]}"; do XCC+=(-Xcc "$f"); done
+# Swift modules built for size (-Osize) also get LLVM's machine outliner
+# (repeated instruction sequences become calls): -27 KB on x86_64. On aarch64
+# LLVM already outlines every size-optimised function; on x86_64 it has to be
+# asked for. Not for NO_OUTLINE_MODULES: Applets holds dnsd's UDP worker loop,
+# and outlining it costs 0.6 % more instructions per answered query.
+case "$ARCH" in
+  x86_64) SWIFT_SIZE_FLAGS=(-Xllvm -enable-machine-outliner) ;;
+  *)      SWIFT_SIZE_FLAGS=() ;;
+esac
+NO_OUTLINE_MODULES=${NO_OUTLINE_MODULES-Applets}
 # The C shim. Nothing in the firmware unwinds (Embedded Swift traps, musl C
 # never throws): no unwind tables (Swift objects have none either).
 CFLAGS_FW=(-Os -ffunction-sections -fdata-sections -fno-unwind-tables -fno-asynchronous-unwind-tables)
@@ -66,11 +76,12 @@ for m in "${MODULES[@]}"; do
   stale=1 # later modules may import this one: rebuild them too
   # The DNS answer path (wire format and answer engine) is built for speed;
   # everything else for size.
-  opt=-Osize
-  case " $FAST_MODULES " in *" $m "*) opt=-O ;; esac
+  opt=-Osize; optflags=(-Osize "${SWIFT_SIZE_FLAGS[@]}")
+  case " $NO_OUTLINE_MODULES " in *" $m "*) optflags=(-Osize) ;; esac
+  case " $FAST_MODULES " in *" $m "*) opt=-O; optflags=(-O) ;; esac
   echo "  SWIFT  $m ($opt)"
   "$SWIFTC" -target "$SWIFT_TARGET" -enable-experimental-feature Embedded \
-    -wmo "$opt" -parse-as-library -Xfrontend -function-sections \
+    -wmo "${optflags[@]}" -parse-as-library -Xfrontend -function-sections \
     "${XCC[@]}" -I "$ROOT/Sources/CShim/include" -I "$B" \
     -module-name "$m" -emit-module -emit-module-path "$B/$m.swiftmodule" \
     -c "$ROOT"/Sources/"$m"/*.swift -o "$B/$m.o"
@@ -85,8 +96,17 @@ for c in "$ROOT"/Sources/CShim/*.c; do
 done
 
 echo "  LINK   out/$ARCH/dnsbox"
+# FAST_MODULES first: every module object carries its own copy of the
+# Embedded runtime (swift_retain, swift_release, swift_allocObject, …) and of
+# the stdlib specializations it uses, and lld keeps the first one it sees, so
+# the answer path gets the -O copies, not outlined ones (+6 KB on x86_64,
+# +2.5 KB on aarch64; without it the outliner costs 0.5 % more instructions
+# per answered query on x86_64 through swift_release alone).
 OBJS=()
-for m in "${MODULES[@]}"; do OBJS+=("$B/$m.o"); done
+for m in $FAST_MODULES; do OBJS+=("$B/$m.o"); done
+for m in "${MODULES[@]}"; do
+  case " $FAST_MODULES " in *" $m "*) ;; *) OBJS+=("$B/$m.o") ;; esac
+done
 # zig's driver rejects -Map; --print-map writes the same lld map to stdout.
 "$ZIGCC" -target "$ZIG_TARGET" "${LDFLAGS_FW[@]}" -Wl,--print-map \
   "${OBJS[@]}" "$B"/shim/*.o \
