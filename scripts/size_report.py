@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Attributes the bytes of a statically linked dnsbox to its parts using the
 lld link map: every input section placed in an allocated, file-backed output
-section is charged to the object (Swift module, C shim, library) it came from."""
+section is charged to the object (Swift module, C shim, library) it came from.
+With LTO all the Swift is one object; its sections are charged to the module
+in their symbol's mangled name."""
 import os
 import re
 import sys
@@ -12,7 +14,27 @@ ALLOC = (".text", ".rodata", ".data", ".data.rel.ro", ".init_array", ".fini_arra
 LINE = re.compile(r"^\s*[0-9a-f]+\s+[0-9a-f]+\s+([0-9a-f]+)\s+\d+\s+(\S.*)$")
 
 
+def lto_part(section: str) -> str:
+    """The Swift module a section of the LTO object (one object for all the
+    Swift, function/data sections named after their symbol) belongs to, from
+    the mangled name: $e<len><Module>…; $es…/$eS… are the stdlib."""
+    name = section.split(".", 2)[-1] if section.count(".") >= 2 else section
+    if name.startswith("OUTLINED_FUNCTION"):
+        return "Swift outlined (LTO)"
+    if name.startswith("swift_") or name.startswith("_swift"):
+        return "Swift runtime"
+    m = re.match(r"\$e(\d+)", name)
+    if m:
+        n = int(m.group(1))
+        return "Swift " + name[len(m.group(0)):len(m.group(0)) + n]
+    if name.startswith(("$es", "$eS")):
+        return "Swift stdlib (specialized)"
+    return "Swift (other)"
+
+
 def part_of(path: str) -> str:
+    if ".lto.o:(" in path:
+        return lto_part(path.split(".lto.o:(", 1)[1].rstrip(")"))
     m = re.search(r"([^/]+\.a)\(([^)]+)\)", path)
     if m:
         lib = m.group(1)
