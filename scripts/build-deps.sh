@@ -87,10 +87,10 @@ COPTS="-Os -ffunction-sections -fdata-sections -fno-unwind-tables -fno-asynchron
 # CASCADE, which needs FOREIGN_KEY and TRIGGER). Kept on purpose: ALTERTABLE,
 # CAST, UPSERT, FOREIGN_KEY, TRIGGER, SUBQUERY, INTEGRITY_CHECK, the flag /
 # pager / schema-version pragmas, WAL, and the query-planner optimisations
-# (OR, BETWEEN, quick-balance, lookaside). Broken in 3.40's amalgamation, so
-# not used: OMIT_ATTACH (sqlite3DbIsNamed undefined), OMIT_VACUUM
-# (sqlite3PagerClearCache undefined); OMIT_CONFLICT_CLAUSE breaks upserts.
-# OMIT_VIRTUALTABLE needs SQLITE_PATCH: upstream it also removes ALTER TABLE.
+# (OR, BETWEEN, quick-balance, lookaside). OMIT_CONFLICT_CLAUSE breaks
+# upserts. SQLITE_PATCHES make three options usable: OMIT_ATTACH and
+# OMIT_VACUUM do not link in 3.40 as released, and OMIT_VIRTUALTABLE upstream
+# also removes ALTER TABLE.
 SQLITE_DEFS="-DSQLITE_THREADSAFE=1 -DSQLITE_OMIT_LOAD_EXTENSION -DSQLITE_DQS=0
  -DSQLITE_DEFAULT_MEMSTATUS=0 -DSQLITE_DEFAULT_WAL_SYNCHRONOUS=1
  -DSQLITE_OMIT_DEPRECATED -DSQLITE_OMIT_SHARED_CACHE
@@ -110,11 +110,11 @@ SQLITE_DEFS="-DSQLITE_THREADSAFE=1 -DSQLITE_OMIT_LOAD_EXTENSION -DSQLITE_DQS=0
  -DSQLITE_OMIT_AUTOMATIC_INDEX -DSQLITE_OMIT_LIKE_OPTIMIZATION
  -DSQLITE_OMIT_CASE_SENSITIVE_LIKE_PRAGMA -DSQLITE_OMIT_TEMPDB
  -DSQLITE_OMIT_MEMORYDB -DSQLITE_UNTESTABLE -DSQLITE_MAX_MMAP_SIZE=0
- -DSQLITE_OMIT_VIRTUALTABLE"
+ -DSQLITE_OMIT_VIRTUALTABLE -DSQLITE_OMIT_ATTACH -DSQLITE_OMIT_VACUUM"
 SQLITE_DEFS="$(echo $SQLITE_DEFS)"
 # Applied to a copy of the SQLite sources before the amalgamation is generated
-# (the file says why).
-SQLITE_PATCH="$SCRIPTS/sqlite3-alter-without-vtab.patch"
+# (each file says why).
+SQLITE_PATCHES=("$SCRIPTS/sqlite3-alter-without-vtab.patch" "$SCRIPTS/sqlite3-omit-attach-vacuum.patch")
 SQLITE_HAVE="-DHAVE_USLEEP=1 -DHAVE_LOCALTIME_R=1 -DHAVE_GMTIME_R=1 -DHAVE_FDATASYNC=1 -DHAVE_STRCHRNUL=1 -DHAVE_POSIX_FALLOCATE=1"
 
 # ---------------------------------------------------------------- fast path
@@ -135,7 +135,7 @@ recipe() { # LIB -> the content of its stamp
 declare -A OUTPUTS=([sqlite3]="lib/libsqlite3.a include/sqlite3.h"
   [libnl3]="lib/libnl-3.a lib/libnl-route-3.a include/netlink/version.h"
   [libcap2]="lib/libcap.a include/sys/capability.h")
-patch_id() { sha256sum <"$SQLITE_PATCH" | cut -c1-16; }
+patch_id() { cat "${SQLITE_PATCHES[@]}" | sha256sum | cut -c1-16; }
 stamp_ok() {
   local f
   for f in ${OUTPUTS[$1]}; do [ -f "$OUT/$f" ] || return 1; done
@@ -288,10 +288,12 @@ amalgamation() {
   # The patched tree: symlinks to the pristine one, real copies of the files
   # the patch changes.
   cp -rs "$SRC/sqlite3" "$top"
-  for f in $(sed -n 's#^+++ b/\([^[:space:]]*\).*#\1#p' "$SQLITE_PATCH"); do
+  for f in $(sed -n 's#^+++ b/\([^[:space:]]*\).*#\1#p' "${SQLITE_PATCHES[@]}" | sort -u); do
     cp --remove-destination "$SRC/sqlite3/$f" "$top/$f"
   done
-  run "$b/build.log" patch -d "$top" -p1 --forward --no-backup-if-mismatch -i "$SQLITE_PATCH"
+  for f in "${SQLITE_PATCHES[@]}"; do
+    run "$b/build.log" patch -d "$top" -p1 --forward --no-backup-if-mismatch -i "$f"
+  done
   (cd "$b" && run "$b/build.log" "$top/configure" --disable-tcl --disable-readline \
       --disable-load-extension --disable-shared CC=gcc CFLAGS=-O1)
   (cd "$b" && run "$b/build.log" make -j"$JOBS" OPTS="$SQLITE_DEFS" sqlite3.c)
