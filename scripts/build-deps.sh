@@ -15,7 +15,7 @@
 # no-op (<1 s). `rm -rf .build-fw-deps` starts over (e.g. to pick up a newer
 # Debian revision); `rm .build-fw-deps/ARCH/.stamp-LIB` rebuilds one library.
 #
-# Needs: apt (network), dpkg-dev (dpkg-source), make, gcc (host tools),
+# Needs: apt (network), dpkg-dev (dpkg-source), make, gcc, patch (host tools),
 # tclsh (package `tcl`: SQLite's amalgamation generator),
 # python3 -m ziglang (pip install ziglang). No root needed beyond apt's
 # network access: apt runs on private state under .build-fw-deps/src/apt/.
@@ -72,18 +72,49 @@ LIBS=(sqlite3 libcap2)
 declare -A BINPKG=([sqlite3]=libsqlite3-0 [libcap2]=libcap2)
 declare -A VERVAR=([sqlite3]=SQLITE3_VERSION [libcap2]=LIBCAP2_VERSION)
 
-# Flags for everything compiled for the target.
-COPTS="-Os -ffunction-sections -fdata-sections"
+# Flags for everything compiled for the target. Nothing in the firmware
+# unwinds (Embedded Swift traps, musl C never throws), so no unwind tables.
+COPTS="-Os -ffunction-sections -fdata-sections -fno-unwind-tables -fno-asynchronous-unwind-tables"
 # SQLite compile-time options. They are also given to the amalgamation
 # generator (OPTS=), as SQLite recommends for SQLITE_OMIT_*. HAVE_* are what
 # configure would find in musl; without HAVE_USLEEP SQLite sleeps (busy
 # timeout) in whole seconds.
+#
+# The OMIT_* list leaves out what the store never runs (Sources/Store: plain
+# tables WITHOUT ROWID, indexes, subqueries, upserts, CAST, COUNT, savepoints;
+# PRAGMA journal_mode / synchronous / foreign_keys / user_version /
+# integrity_check; ALTER TABLE ADD COLUMN in migrations; REFERENCES … ON DELETE
+# CASCADE, which needs FOREIGN_KEY and TRIGGER). Kept on purpose: ALTERTABLE,
+# CAST, UPSERT, FOREIGN_KEY, TRIGGER, SUBQUERY, INTEGRITY_CHECK, the flag /
+# pager / schema-version pragmas, WAL, and the query-planner optimisations
+# (OR, BETWEEN, quick-balance, lookaside). OMIT_CONFLICT_CLAUSE breaks
+# upserts. SQLITE_PATCHES make three options usable: OMIT_ATTACH and
+# OMIT_VACUUM do not link in 3.40 as released, and OMIT_VIRTUALTABLE upstream
+# also removes ALTER TABLE.
 SQLITE_DEFS="-DSQLITE_THREADSAFE=1 -DSQLITE_OMIT_LOAD_EXTENSION -DSQLITE_DQS=0
  -DSQLITE_DEFAULT_MEMSTATUS=0 -DSQLITE_DEFAULT_WAL_SYNCHRONOUS=1
  -DSQLITE_OMIT_DEPRECATED -DSQLITE_OMIT_SHARED_CACHE
  -DSQLITE_LIKE_DOESNT_MATCH_BLOBS -DSQLITE_MAX_EXPR_DEPTH=0
- -DSQLITE_OMIT_PROGRESS_CALLBACK"
+ -DSQLITE_OMIT_PROGRESS_CALLBACK
+ -DSQLITE_OMIT_JSON -DSQLITE_OMIT_WINDOWFUNC -DSQLITE_OMIT_UTF16
+ -DSQLITE_OMIT_EXPLAIN -DSQLITE_OMIT_AUTHORIZATION -DSQLITE_OMIT_TRACE
+ -DSQLITE_OMIT_AUTOVACUUM -DSQLITE_OMIT_ANALYZE -DSQLITE_OMIT_REINDEX
+ -DSQLITE_OMIT_COMPLETE -DSQLITE_OMIT_DECLTYPE -DSQLITE_OMIT_GET_TABLE
+ -DSQLITE_OMIT_INCRBLOB -DSQLITE_OMIT_DATETIME_FUNCS -DSQLITE_OMIT_LOCALTIME
+ -DSQLITE_OMIT_TCL_VARIABLE -DSQLITE_OMIT_COMPILEOPTION_DIAGS
+ -DSQLITE_OMIT_INTROSPECTION_PRAGMAS -DSQLITE_OMIT_SCHEMA_PRAGMAS
+ -DSQLITE_OMIT_DESERIALIZE -DSQLITE_OMIT_GENERATED_COLUMNS -DSQLITE_OMIT_CHECK
+ -DSQLITE_OMIT_CTE -DSQLITE_OMIT_VIEW -DSQLITE_OMIT_COMPOUND_SELECT
+ -DSQLITE_OMIT_AUTOINCREMENT -DSQLITE_OMIT_BLOB_LITERAL -DSQLITE_OMIT_HEX_INTEGER
+ -DSQLITE_OMIT_XFER_OPT -DSQLITE_OMIT_TRUNCATE_OPTIMIZATION
+ -DSQLITE_OMIT_AUTOMATIC_INDEX -DSQLITE_OMIT_LIKE_OPTIMIZATION
+ -DSQLITE_OMIT_CASE_SENSITIVE_LIKE_PRAGMA -DSQLITE_OMIT_TEMPDB
+ -DSQLITE_OMIT_MEMORYDB -DSQLITE_UNTESTABLE -DSQLITE_MAX_MMAP_SIZE=0
+ -DSQLITE_OMIT_VIRTUALTABLE -DSQLITE_OMIT_ATTACH -DSQLITE_OMIT_VACUUM"
 SQLITE_DEFS="$(echo $SQLITE_DEFS)"
+# Applied to a copy of the SQLite sources before the amalgamation is generated
+# (each file says why).
+SQLITE_PATCHES=("$SCRIPTS/sqlite3-alter-without-vtab.patch" "$SCRIPTS/sqlite3-omit-attach-vacuum.patch")
 SQLITE_HAVE="-DHAVE_USLEEP=1 -DHAVE_LOCALTIME_R=1 -DHAVE_GMTIME_R=1 -DHAVE_FDATASYNC=1 -DHAVE_STRCHRNUL=1 -DHAVE_POSIX_FALLOCATE=1"
 
 # ---------------------------------------------------------------- fast path
@@ -95,13 +126,14 @@ recipe() { # LIB -> the content of its stamp
   printf 'lib=%s\nsource=%s\nzig=%s\ntarget=%s\ncopts=%s\n' \
     "$lib" "$(cat "$SRC/$lib.version" 2>/dev/null || echo none)" "$ZIG_VERSION" "$TARGET" "$COPTS"
   case "$lib" in
-    sqlite3) printf 'defs=%s %s\n' "$SQLITE_DEFS" "$SQLITE_HAVE" ;;
+    sqlite3) printf 'defs=%s %s\npatch=%s\n' "$SQLITE_DEFS" "$SQLITE_HAVE" "$(patch_id)" ;;
     libcap2) printf 'make=SHARED=no PAM_CAP=no GOLANG=no USE_GPERF=no libcap.a\n' ;;
   esac
   printf 'recipe=1\n'
 }
 declare -A OUTPUTS=([sqlite3]="lib/libsqlite3.a include/sqlite3.h"
   [libcap2]="lib/libcap.a include/sys/capability.h")
+patch_id() { cat "${SQLITE_PATCHES[@]}" | sha256sum | cut -c1-16; }
 stamp_ok() {
   local f
   for f in ${OUTPUTS[$1]}; do [ -f "$OUT/$f" ] || return 1; done
@@ -130,7 +162,7 @@ if ! flock -n 9; then
   flock 9
 fi
 
-for t in make gcc dpkg-source apt-get apt-cache; do
+for t in make gcc patch dpkg-source apt-get apt-cache; do
   command -v "$t" >/dev/null || {
     case "$t" in
       dpkg-source) die "dpkg-source not found (Debian package: dpkg-dev)" ;;
@@ -231,15 +263,24 @@ fetch() {
 # by both ARCHes. Recorded with the options it was generated with.
 AMALG="$SRC/sqlite3-amalgamation"
 amalgamation() {
-  local want="source=$(cat "$SRC/sqlite3.version") opts=$SQLITE_DEFS"
+  local want="source=$(cat "$SRC/sqlite3.version") opts=$SQLITE_DEFS patch=$(patch_id)"
   if [ -f "$AMALG/.stamp" ] && [ "$(cat "$AMALG/.stamp")" = "$want" ]; then return 0; fi
   log "sqlite3: generating the amalgamation (host gcc + tclsh)"
   command -v tclsh >/dev/null ||
     die "tclsh not found (Debian package: tcl); SQLite's amalgamation generator needs it"
-  local b="$BASE/build/host/sqlite3" t
+  local b="$BASE/build/host/sqlite3" top="$BASE/build/host/sqlite3-src" t f
   t=$(date +%s)
-  rm -rf "$b" "$AMALG"; mkdir -p "$b"
-  (cd "$b" && run "$b/build.log" "$SRC/sqlite3/configure" --disable-tcl --disable-readline \
+  rm -rf "$b" "$top" "$AMALG"; mkdir -p "$b"
+  # The patched tree: symlinks to the pristine one, real copies of the files
+  # the patch changes.
+  cp -rs "$SRC/sqlite3" "$top"
+  for f in $(sed -n 's#^+++ b/\([^[:space:]]*\).*#\1#p' "${SQLITE_PATCHES[@]}" | sort -u); do
+    cp --remove-destination "$SRC/sqlite3/$f" "$top/$f"
+  done
+  for f in "${SQLITE_PATCHES[@]}"; do
+    run "$b/build.log" patch -d "$top" -p1 --forward --no-backup-if-mismatch -i "$f"
+  done
+  (cd "$b" && run "$b/build.log" "$top/configure" --disable-tcl --disable-readline \
       --disable-load-extension --disable-shared CC=gcc CFLAGS=-O1)
   (cd "$b" && run "$b/build.log" make -j"$JOBS" OPTS="$SQLITE_DEFS" sqlite3.c)
   mkdir -p "$AMALG.tmp"

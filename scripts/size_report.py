@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Attributes the bytes of a statically linked dnsbox to its parts using the
 lld link map: every input section placed in an allocated, file-backed output
-section is charged to the object it came from (Swift module, C shim,
-library). Swift standard library code (the runtime and the
-specializations of its generics: Array, String, Dictionary…) is charged to
-"Swift stdlib" rather than to whichever module happened to emit it first.
+section is charged to the part it came from: C shim and libraries by their
+object; Swift by the module in each symbol's mangled name (with LTO all the
+Swift is one object; without it a module's object also holds copies of
+what it inlined). Swift standard library code (the runtime and the
+specializations of its generics: Array, String, Dictionary…) is "Swift
+stdlib", and the machine outliner's shared sequences "Swift outlined".
 
 Then the budget view: each applet's own modules (its applet module and the
 protocol engines only it uses), the shared layers, and the libraries.
@@ -32,22 +34,32 @@ GROUPS = [
     ("commands + applet table", ["Commands", "Applets", "dnsbox"]),
     ("shared: service host (Daemon, Runtime, Sys, Core, CShim)", ["Daemon", "Runtime", "Sys", "Core", "CShim (C)"]),
     ("shared: config, store, DNS wire", ["Config", "Store", "DNS"]),
-    ("shared: Swift stdlib + unicode tables", ["Swift stdlib", "Swift unicode tables"]),
+    ("shared: Swift stdlib, outlined code, unicode tables", ["Swift stdlib", "Swift outlined", "Swift unicode tables",
+                                                              "Swift (LTO, unnamed)"]),
     ("libraries: sqlite, musl, libcap, compiler-rt", ["sqlite", "musl libc", "libcap", "libzigc.a", "libcompiler_rt.a", "crt1"]),
 ]
 
 
-def swift_entity_is_stdlib(section: str) -> bool:
-    # Embedded Swift symbols are `$e` + the entity's mangling: a module name
-    # (length-prefixed, `3DNS…`) for our code; `s…` (module Swift) or a
-    # standard substitution (`Sa` Array, `SS` String, `Sq` Optional …) for
-    # the standard library, specializations of its generics included.
+def swift_part(section: str, module: str) -> str:
+    """The part a Swift section belongs to, from its symbol's mangled name:
+    Embedded symbols are `$e` + the entity's mangling, which starts with its
+    module (`3DNS…`) for our code and with `s` (module Swift) or a standard
+    substitution (`Sa` Array, `SS` String …) for the standard library,
+    specializations of its generics included. `module`: the object's, for
+    what has no such name (data, outlined code without LTO)."""
     name = section.split(".", 2)[-1] if section.count(".") >= 2 else section
-    for prefix in ("$e", "_$e"):
-        if name.startswith(prefix):
-            rest = name[len(prefix):]
-            return bool(rest) and rest[0] in "sS"
-    return name.startswith(("swift_", "_swift_", "$ss", "$sS"))
+    if name.startswith("OUTLINED_FUNCTION"):
+        return "Swift outlined"
+    if name.startswith(("swift_", "_swift_")):
+        return "Swift stdlib"
+    m = re.match(r"_?\$e(\d+)", name)
+    if m:
+        n = int(m.group(1))
+        start = len(m.group(0))
+        return name[start:start + n]
+    if re.match(r"_?\$e[sS]", name):
+        return "Swift stdlib"
+    return module
 
 
 def part_of(path: str) -> str:
@@ -57,13 +69,16 @@ def part_of(path: str) -> str:
     if path.startswith("<internal>"):
         return "linker-merged (constants, eh_frame)"
     obj, _, section = path.partition(":(")
+    section = section.rstrip(")")
+    if obj.endswith(".lto.o"):
+        return swift_part(section, "Swift (LTO, unnamed)")
     base = os.path.basename(obj)
     if base.endswith(".o"):
         name = base[:-2]
         if "/shim/" in obj:
             return "CShim (C)"
         if name[0].isupper() or name == "dnsbox":
-            return "Swift stdlib" if swift_entity_is_stdlib(section.rstrip(")")) else name
+            return swift_part(section, name)
         return name
     return "other"
 
