@@ -112,7 +112,7 @@ t1=$(date +%s.%N)
 for c in "$ROOT"/Sources/CShim/*.c; do
   o="$B/shim/$(basename "$c" .c).o"
   echo "  CC     $(basename "$c")"
-  "$ZIGCC" -target "$ZIG_TARGET" "${CFLAGS_FW[@]}" -D_GNU_SOURCE \
+  "$ZIGCC" -target "$ZIG_TARGET" "${CFLAGS_FW[@]}" -D_GNU_SOURCE -DDX_UNICODE_STUBS \
     -I "$ROOT/Sources/CShim/include" -I "$DEPS/include" -c "$c" -o "$o"
 done
 
@@ -133,7 +133,6 @@ done
   -target "$ZIG_TARGET" "${LDFLAGS_FW[@]}" -Wl,--print-map \
   "${OBJS[@]}" "$B"/shim/*.o \
   "$DEPS/lib/libsqlite3.a" "$DEPS/lib/libcap.a" \
-  "$EMBEDDED_LIB/libswiftUnicodeDataTables.a" \
   -o "$OUT/dnsbox.unstripped" > "$OUT/dnsbox.map"
 "$OBJCOPY" --strip-all "$OUT/dnsbox.unstripped" "$OUT/dnsbox"
 t2=$(date +%s.%N)

@@ -14,7 +14,8 @@
 #include <malloc.h>
 #endif
 #include <string.h>
-#include <syslog.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
@@ -297,17 +298,58 @@ void dx_mutex_lock(dx_mutex *m) { pthread_mutex_lock(&m->m); }
 void dx_mutex_unlock(dx_mutex *m) { pthread_mutex_unlock(&m->m); }
 void dx_mutex_free(dx_mutex *m) { if (m) { pthread_mutex_destroy(&m->m); free(m); } }
 
-/* ---- syslog ---- */
-void dx_syslog_open(const char *ident) {
-    /* glibc keeps the pointer: give it a copy that lives as long as the process. */
-    static char *kept;
-    char *copy = strdup(ident);
-    if (!copy) return;
-    openlog(copy, LOG_PID | LOG_NDELAY, LOG_DAEMON);
-    free(kept);
-    kept = copy;
+/* ---- syslog ----
+ * Our own client instead of libc's: one datagram "<PRI>IDENT[PID]: MSG" to
+ * /dev/log (facility daemon), which syslogd, busybox syslogd and OpenWrt's
+ * logd all stamp with their own time (RFC 3164 §4.3.1: a relay adds the
+ * missing timestamp). libc's syslog() drags printf, strftime and the time
+ * zone code into the static binary (about 17 KB) for the header alone. A
+ * message that cannot be sent is dropped, as syslog() does. */
+static char syslog_ident[64];
+static int syslog_fd = -1;
+
+static size_t put_uint(char *p, unsigned v) {
+    char t[12];
+    size_t n = 0;
+    do { t[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+    for (size_t i = 0; i < n; i++) p[i] = t[n - 1 - i];
+    return n;
 }
-void dx_syslog(int prio, const char *msg) { syslog(prio, "%s", msg); }
+
+void dx_syslog_open(const char *ident) {
+    size_t n = strlen(ident);
+    if (n >= sizeof syslog_ident) n = sizeof syslog_ident - 1;
+    memcpy(syslog_ident, ident, n);
+    syslog_ident[n] = 0;
+    if (syslog_fd < 0) syslog_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+}
+
+void dx_syslog(int prio, const char *msg) {
+    if (syslog_fd < 0) dx_syslog_open(syslog_ident[0] ? syslog_ident : "dnsbox");
+    if (syslog_fd < 0) return;
+    char buf[1024];
+    size_t n = 0;
+    buf[n++] = '<';
+    n += put_uint(buf + n, (unsigned)(3 << 3 | (prio & 7)));  /* LOG_DAEMON = 3 << 3 */
+    buf[n++] = '>';
+    size_t il = strlen(syslog_ident);
+    memcpy(buf + n, syslog_ident, il);
+    n += il;
+    buf[n++] = '[';
+    n += put_uint(buf + n, (unsigned)getpid());
+    buf[n++] = ']';
+    buf[n++] = ':';
+    buf[n++] = ' ';
+    size_t ml = strlen(msg);
+    if (ml > sizeof buf - n) ml = sizeof buf - n;
+    memcpy(buf + n, msg, ml);
+    n += ml;
+    struct sockaddr_un to;
+    memset(&to, 0, sizeof to);
+    to.sun_family = AF_UNIX;
+    memcpy(to.sun_path, "/dev/log", sizeof "/dev/log");
+    (void)sendto(syslog_fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *)&to, sizeof to);
+}
 
 /* ---- sqlite ---- */
 int dx_sqlite_bind_text(sqlite3_stmt *s, int idx, const char *text, int len) {

@@ -1,11 +1,10 @@
 """Applets drop to the configured user and keep only their declared capabilities."""
-import json
 import os
 import shutil
 import stat
 import tempfile
 
-from helpers import need_root, wait_for
+from helpers import need_root
 
 
 def proc_status(pid: int) -> dict[str, str]:
@@ -52,20 +51,3 @@ def test_unknown_user_is_a_clear_error(dnsbox):
     r = dnsbox.run("idle", "-c", str(dnsbox.config_path), timeout=10)
     assert r.returncode == 1
     assert "no_such_user_here" in r.stderr
-
-
-def test_json_logs_are_one_object_per_line(dnsbox):
-    dnsbox.write_config("config idle 'main'\n")
-    dnsbox.config_path.write_text(dnsbox.config_path.read_text().replace(
-        "option log_level 'debug'", "option log_level 'debug'\n\toption log_format 'json'"))
-    p = dnsbox.start("idle", "-c", str(dnsbox.config_path), name="idle")
-    dnsbox.wait_ready("idle")
-    dnsbox.ctl("idle", "reload")
-    p.terminate()
-    p.wait(timeout=10)
-    lines = [json.loads(line) for line in dnsbox.log("idle").splitlines()]
-    msgs = [line["msg"] for line in lines]
-    assert "ready" in msgs and "config reloaded" in msgs and "stopped" in msgs
-    for line in lines:
-        assert line["applet"] == "idle" and line["pid"] == p.pid and line["level"] in ("debug", "info", "warn", "error")
-        assert line["ts"].endswith("Z")
