@@ -10,11 +10,11 @@ let package = Package(
         .executable(name: "dnsbox", targets: ["dnsbox"]),
     ],
     targets: [
-        // The one C module: libc differences, awkward macros, rtnetlink, libcap, sqlite glue.
+        // The one C module: libc differences, awkward macros, rtnetlink, capabilities, sqlite glue.
         .target(
             name: "CShim",
             cSettings: [.define("_GNU_SOURCE")],
-            linkerSettings: [.linkedLibrary("sqlite3"), .linkedLibrary("cap")]
+            linkerSettings: [.linkedLibrary("sqlite3")]
         ),
         // Pure building blocks: the bounds-checked wire reader, backoff, token bucket, text forms.
         .target(name: "Core"),

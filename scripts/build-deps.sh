@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # build-deps.sh ARCH   (ARCH = aarch64 | x86_64)
 #
-# Builds the C libraries the firmware links statically (SQLite, libcap) for
+# Builds the C library the firmware links statically (SQLite) for
 # ARCH-linux-musl with zig's C compiler
 # (scripts/zigcc), from the Debian source packages of the versions this
 # machine's apt knows. Result, relative to the repository root:
 #
-#   .build-fw-deps/ARCH/include/{sqlite3.h,sqlite3ext.h,sys/capability.h}
-#   .build-fw-deps/ARCH/lib/{libsqlite3.a,libcap.a}
+#   .build-fw-deps/ARCH/include/{sqlite3.h,sqlite3ext.h}
+#   .build-fw-deps/ARCH/lib/libsqlite3.a
 #
 # Sources are fetched once into .build-fw-deps/src/ (shared by both ARCHes;
 # every ARCH builds in its own copy / out-of-tree directory under
@@ -68,9 +68,9 @@ run() {
 
 # Versioned sources of each library: Debian source package, the binary package
 # whose installed version picks the source version, upstream tree name.
-LIBS=(sqlite3 libcap2)
-declare -A BINPKG=([sqlite3]=libsqlite3-0 [libcap2]=libcap2)
-declare -A VERVAR=([sqlite3]=SQLITE3_VERSION [libcap2]=LIBCAP2_VERSION)
+LIBS=(sqlite3)
+declare -A BINPKG=([sqlite3]=libsqlite3-0)
+declare -A VERVAR=([sqlite3]=SQLITE3_VERSION)
 
 # Flags for everything compiled for the target. Nothing in the firmware
 # unwinds (Embedded Swift traps, musl C never throws), so no unwind tables.
@@ -127,12 +127,10 @@ recipe() { # LIB -> the content of its stamp
     "$lib" "$(cat "$SRC/$lib.version" 2>/dev/null || echo none)" "$ZIG_VERSION" "$TARGET" "$COPTS"
   case "$lib" in
     sqlite3) printf 'defs=%s %s\npatch=%s\n' "$SQLITE_DEFS" "$SQLITE_HAVE" "$(patch_id)" ;;
-    libcap2) printf 'make=SHARED=no PAM_CAP=no GOLANG=no USE_GPERF=no libcap.a\n' ;;
   esac
   printf 'recipe=1\n'
 }
-declare -A OUTPUTS=([sqlite3]="lib/libsqlite3.a include/sqlite3.h"
-  [libcap2]="lib/libcap.a include/sys/capability.h")
+declare -A OUTPUTS=([sqlite3]="lib/libsqlite3.a include/sqlite3.h")
 patch_id() { cat "${SQLITE_PATCHES[@]}" | sha256sum | cut -c1-16; }
 stamp_ok() {
   local f
@@ -303,20 +301,6 @@ build_sqlite3() {
   cp "$AMALG/sqlite3.h" "$AMALG/sqlite3ext.h" "$OUT/include/"
 }
 
-build_libcap2() {
-  local b="$BLD/libcap2"
-  rm -rf "$b"
-  cp -a "$SRC/libcap2" "$b"
-  run "$b.log" make -C "$b/libcap" -j"$JOBS" \
-      CROSS_COMPILE="$TARGET-" CC="$ZIGCC" BUILD_CC=gcc \
-      AR="$ZIGAR" RANLIB="$ZIGAR --ranlib" lib=lib \
-      SHARED=no PAM_CAP=no GOLANG=no USE_GPERF=no \
-      COPTS="$COPTS" libcap.a
-  rm -f "$OUT/lib/libcap.a" "$OUT/include/sys/capability.h"
-  mkdir -p "$OUT/include/sys"
-  cp "$b/libcap/libcap.a" "$OUT/lib/"
-  cp "$b/libcap/include/sys/capability.h" "$OUT/include/sys/"
-}
 
 log "target $TARGET, zig $ZIG_VERSION, $JOBS jobs, output $OUT"
 for lib in "${LIBS[@]}"; do fetch "$lib"; done
@@ -335,6 +319,6 @@ for lib in "${LIBS[@]}"; do
 done
 
 log "done in $(( $(date +%s) - T0 )) s:"
-for f in libsqlite3.a libcap.a; do
+for f in libsqlite3.a; do
   printf '  %-18s %6d KB\n' "$f" $(( $(stat -c %s "$OUT/lib/$f") / 1024 )) >&2
 done

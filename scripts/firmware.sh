@@ -33,7 +33,7 @@ OUT="$ROOT/out/$ARCH"
 export ZIG_TARGET
 ZIGCC="$ROOT/scripts/zigcc"
 
-for lib in libsqlite3.a libcap.a; do
+for lib in libsqlite3.a; do
   [ -f "$DEPS/lib/$lib" ] || { echo "firmware: $DEPS/lib/$lib missing: run scripts/build-deps.sh $ARCH" >&2; exit 1; }
 done
 mkdir -p "$B/shim" "$OUT"
@@ -132,7 +132,7 @@ done
 "$ROOT/scripts/zigld" --lld "$TOOLCHAIN/bin/ld.lld" "${XLLD[@]}" \
   -target "$ZIG_TARGET" "${LDFLAGS_FW[@]}" -Wl,--print-map \
   "${OBJS[@]}" "$B"/shim/*.o \
-  "$DEPS/lib/libsqlite3.a" "$DEPS/lib/libcap.a" \
+  "$DEPS/lib/libsqlite3.a" \
   -o "$OUT/dnsbox.unstripped" > "$OUT/dnsbox.map"
 "$OBJCOPY" --strip-all "$OUT/dnsbox.unstripped" "$OUT/dnsbox"
 t2=$(date +%s.%N)

@@ -6,7 +6,7 @@ set -euo pipefail
 
 APT_PKGS=(
   # host build
-  libsqlite3-dev libcap-dev pkg-config
+  libsqlite3-dev pkg-config
   # firmware build: Debian sources of the C libraries, their build tools
   dpkg-dev make gcc file binutils tcl
   # firmware smoke test and image check

@@ -21,7 +21,7 @@ ALLOC = (".text", ".rodata", ".data", ".data.rel.ro", ".init_array", ".fini_arra
          ".eh_frame", ".eh_frame_hdr", ".gcc_except_table", ".tdata", ".got", ".got.plt",
          ".init", ".fini", ".swift5_", ".rela")
 LINE = re.compile(r"^\s*[0-9a-f]+\s+[0-9a-f]+\s+([0-9a-f]+)\s+\d+\s+(\S.*)$")
-LIBS = {"libsqlite3.a": "sqlite", "libcap.a": "libcap", "libc.a": "musl libc",
+LIBS = {"libsqlite3.a": "sqlite", "libc.a": "musl libc",
         "libswiftUnicodeDataTables.a": "Swift unicode tables"}
 
 # The budget view: what each applet costs on its own, and what they share.
@@ -36,7 +36,7 @@ GROUPS = [
     ("shared: config, store, DNS wire", ["Config", "Store", "DNS"]),
     ("shared: Swift stdlib, outlined code, unicode tables", ["Swift stdlib", "Swift outlined", "Swift unicode tables",
                                                               "Swift (LTO, unnamed)"]),
-    ("libraries: sqlite, musl, libcap, compiler-rt", ["sqlite", "musl libc", "libcap", "libzigc.a", "libcompiler_rt.a", "crt1"]),
+    ("libraries: sqlite, musl, compiler-rt", ["sqlite", "musl libc", "libzigc.a", "libcompiler_rt.a", "crt1"]),
 ]
 
 

@@ -1,4 +1,6 @@
-/* dnsbox C shim: user lookup, privilege dropping with libcap. */
+/* dnsbox C shim: user lookup, privilege dropping with the capability
+ * system calls themselves (capget/capset, prctl) rather than libcap, whose
+ * text conversions pull printf and stdio into the static binary. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -7,11 +9,12 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/prctl.h>
-#include <sys/capability.h>
+#include <sys/syscall.h>
 
 int dx_lookup_user(const char *name, unsigned *uid, unsigned *gid) {
     errno = 0;
@@ -22,20 +25,39 @@ int dx_lookup_user(const char *name, unsigned *uid, unsigned *gid) {
     return 0;
 }
 
-int dx_drop_privileges(int switch_user, unsigned uid, unsigned gid, const int *caps, int ncaps) {
-    cap_value_t keep[64];
-    if (ncaps < 0 || ncaps > 64) { errno = EINVAL; return -1; }
-    for (int i = 0; i < ncaps; i++) keep[i] = (cap_value_t)caps[i];
+/* The kernel's interface (linux/capability.h, version 3: two 32-bit words
+ * per set, capabilities 0..63). */
+#define DX_CAP_VERSION_3 0x20080522
+#define DX_CAP_SETPCAP 8
+struct dx_cap_header { uint32_t version; int pid; };
+struct dx_cap_data { uint32_t effective, permitted, inheritable; };
 
-    /* Trim the bounding set first: it needs CAP_SETPCAP in the effective set,
-     * which setuid below clears (skipped quietly without it). */
-    if (CAP_IS_SUPPORTED(CAP_SETPCAP)) {
-        /* cap_max_bits: the running kernel's count, which may exceed the headers'. */
-        cap_value_t last = (cap_value_t)cap_max_bits() - 1;
-        for (cap_value_t c = 0; c <= last; c++) {
+static int cap_get(struct dx_cap_data d[2]) {
+    struct dx_cap_header h = { DX_CAP_VERSION_3, 0 };
+    return (int)syscall(SYS_capget, &h, d);
+}
+
+static int cap_set(const struct dx_cap_data d[2]) {
+    struct dx_cap_header h = { DX_CAP_VERSION_3, 0 };
+    return (int)syscall(SYS_capset, &h, d);
+}
+
+static int has_bit(uint32_t w[2], int c) { return (w[c >> 5] >> (c & 31)) & 1; }
+
+int dx_drop_privileges(int switch_user, unsigned uid, unsigned gid, const int *caps, int ncaps) {
+    if (ncaps < 0 || ncaps > 64) { errno = EINVAL; return -1; }
+    for (int i = 0; i < ncaps; i++) if (caps[i] < 0 || caps[i] > 63) { errno = EINVAL; return -1; }
+
+    /* Trim the bounding set first: it needs CAP_SETPCAP in the effective
+     * set, which setuid below clears (skipped quietly without it). The
+     * running kernel's last capability is where PR_CAPBSET_READ says EINVAL. */
+    if (prctl(PR_CAPBSET_READ, DX_CAP_SETPCAP, 0, 0, 0) >= 0) {
+        for (int c = 0; c < 64; c++) {
+            int in = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
+            if (in < 0) break;
             int wanted = 0;
-            for (int i = 0; i < ncaps; i++) if (keep[i] == c) wanted = 1;
-            if (!wanted && cap_get_bound(c) == 1) (void)cap_drop_bound(c);
+            for (int i = 0; i < ncaps; i++) if (caps[i] == c) wanted = 1;
+            if (!wanted && in == 1) (void)prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
         }
     }
 
@@ -49,34 +71,26 @@ int dx_drop_privileges(int switch_user, unsigned uid, unsigned gid, const int *c
         if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) return -1;
     }
 
-    cap_t cur = cap_get_proc();
-    if (!cur) return -1;
-    cap_t next = cap_init();
-    if (!next) { cap_free(cur); return -1; }
-    int nkeep = 0;
-    cap_value_t have[64];
+    struct dx_cap_data cur[2];
+    if (cap_get(cur) != 0) return -1;
+    uint32_t permitted[2] = { cur[0].permitted, cur[1].permitted };
+    struct dx_cap_data next[2];
+    memset(next, 0, sizeof next);
+    /* Keep what was asked for and is permitted: permitted and effective;
+     * everything else (inheritable included) goes. */
     for (int i = 0; i < ncaps; i++) {
-        cap_flag_value_t v = CAP_CLEAR;
-        if (cap_get_flag(cur, keep[i], CAP_PERMITTED, &v) == 0 && v == CAP_SET) have[nkeep++] = keep[i];
+        int c = caps[i];
+        if (!has_bit(permitted, c)) continue;
+        next[c >> 5].permitted |= 1u << (c & 31);
+        next[c >> 5].effective |= 1u << (c & 31);
     }
-    int rc = 0;
-    if (nkeep > 0) {
-        rc |= cap_set_flag(next, CAP_PERMITTED, nkeep, have, CAP_SET);
-        rc |= cap_set_flag(next, CAP_EFFECTIVE, nkeep, have, CAP_SET);
-    }
-    if (rc == 0) rc = cap_set_proc(next);
-    int e = errno;
-    cap_free(next);
-    cap_free(cur);
-    errno = e;
-    return rc == 0 ? 0 : -1;
+    return cap_set(next) == 0 ? 0 : -1;
 }
 
 int dx_has_cap(int cap) {
-    cap_t cur = cap_get_proc();
-    if (!cap_valid(cap) || !cur) { if (cur) cap_free(cur); return 0; }
-    cap_flag_value_t v = CAP_CLEAR;
-    cap_get_flag(cur, (cap_value_t)cap, CAP_EFFECTIVE, &v);
-    cap_free(cur);
-    return v == CAP_SET;
+    if (cap < 0 || cap > 63) return 0;
+    struct dx_cap_data cur[2];
+    if (cap_get(cur) != 0) return 0;
+    uint32_t eff[2] = { cur[0].effective, cur[1].effective };
+    return has_bit(eff, cap);
 }
