@@ -114,7 +114,8 @@ SQLITE_DEFS="-DSQLITE_THREADSAFE=1 -DSQLITE_OMIT_LOAD_EXTENSION -DSQLITE_DQS=0
 SQLITE_DEFS="$(echo $SQLITE_DEFS)"
 # Applied to a copy of the SQLite sources before the amalgamation is generated
 # (each file says why).
-SQLITE_PATCHES=("$SCRIPTS/sqlite3-alter-without-vtab.patch" "$SCRIPTS/sqlite3-omit-attach-vacuum.patch")
+SQLITE_PATCHES=("$SCRIPTS/sqlite3-alter-without-vtab.patch" "$SCRIPTS/sqlite3-omit-attach-vacuum.patch"
+                "$SCRIPTS/sqlite3-current-time-without-strftime.patch")
 SQLITE_HAVE="-DHAVE_USLEEP=1 -DHAVE_LOCALTIME_R=1 -DHAVE_GMTIME_R=1 -DHAVE_FDATASYNC=1 -DHAVE_STRCHRNUL=1 -DHAVE_POSIX_FALLOCATE=1"
 
 # ---------------------------------------------------------------- fast path

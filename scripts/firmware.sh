@@ -65,6 +65,9 @@ SWIFT_LTO=()
 # instructions per answered query than the build without LTO).
 LLD_FLAGS=(-O2 -mllvm -enable-merge-functions)
 case "$ARCH" in x86_64) LLD_FLAGS+=(-mllvm -enable-machine-outliner) ;; esac
+# FW_LLD_FLAGS: more lld options for a look inside (e.g. --why-extract=FILE).
+# shellcheck disable=SC2206
+LLD_FLAGS+=(${FW_LLD_FLAGS:-})
 XLLD=()
 for f in "${LLD_FLAGS[@]}"; do XLLD+=(-Xlld "$f"); done
 # The C shim. Nothing in the firmware unwinds (Embedded Swift traps, musl C

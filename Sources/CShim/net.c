@@ -119,11 +119,78 @@ int dx_addr_parse(const char *text, uint16_t port, dx_addr *a) {
     if (inet_pton(AF_INET6, text, a->addr) == 1) { a->family = DX_AF_INET6; return 0; }
     return -1;
 }
+/* Text form of an address, as inet_ntop writes it (RFC 5952 for IPv6:
+ * lowercase hex, the longest run of two or more zero groups as "::", the
+ * first of equal runs; an IPv4-mapped address as ::ffff:a.b.c.d), written
+ * here because musl's inet_ntop formats through snprintf, which brings all
+ * of printf into the static binary. */
+static size_t put_dec(char *p, unsigned v) {
+    char t[4];
+    size_t n = 0;
+    do { t[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+    for (size_t i = 0; i < n; i++) p[i] = t[n - 1 - i];
+    return n;
+}
+
+static size_t put_v4(char *p, const uint8_t *b) {
+    size_t n = 0;
+    for (int i = 0; i < 4; i++) {
+        if (i) p[n++] = '.';
+        n += put_dec(p + n, b[i]);
+    }
+    return n;
+}
+
+static size_t put_hex16(char *p, unsigned v) {
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    int started = 0;
+    for (int shift = 12; shift >= 0; shift -= 4) {
+        unsigned d = (v >> shift) & 15;
+        if (d || started || shift == 0) { p[n++] = hex[d]; started = 1; }
+    }
+    return n;
+}
+
 int dx_addr_format(const dx_addr *a, char *buf, size_t len) {
+    char t[48];
+    size_t n = 0;
+    const uint8_t *b = a->addr;
+    if (a->family == DX_AF_INET) {
+        n = put_v4(t, b);
+    } else {
+        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        unsigned g[8];
+        for (int i = 0; i < 8; i++) g[i] = (unsigned)b[2 * i] << 8 | b[2 * i + 1];
+        int groups = memcmp(b, mapped, 12) == 0 ? 6 : 8;
+        int best = -1, bestLen = 1;
+        for (int i = 0; i < groups;) {
+            if (g[i] != 0) { i++; continue; }
+            int j = i;
+            while (j < groups && g[j] == 0) j++;
+            if (j - i > bestLen) { best = i; bestLen = j - i; }
+            i = j;
+        }
+        for (int i = 0; i < groups; i++) {
+            if (i == best) {
+                t[n++] = ':';
+                if (i == 0) t[n++] = ':';
+                i += bestLen - 1;
+                continue;
+            }
+            n += put_hex16(t + n, g[i]);
+            if (i < groups - 1) t[n++] = ':';
+        }
+        if (groups == 6) {
+            if (n == 0 || t[n - 1] != ':') t[n++] = ':';
+            n += put_v4(t + n, b + 12);
+        }
+    }
     if (len == 0) return 0;
-    buf[0] = 0;
-    const char *r = inet_ntop(a->family == DX_AF_INET ? AF_INET : AF_INET6, a->addr, buf, (socklen_t)len);
-    return r ? (int)strlen(buf) : 0;
+    if (n >= len) n = len - 1;
+    memcpy(buf, t, n);
+    buf[n] = 0;
+    return (int)n;
 }
 unsigned dx_if_nametoindex(const char *name) { return if_nametoindex(name); }
 
