@@ -286,7 +286,7 @@ extension Snapshot {
         var data: [[RData]] = []
     }
 
-    static func compile(_ z: Zone) -> CompiledZone? {
+    @_optimize(size) static func compile(_ z: Zone) -> CompiledZone? {
         var arena: [UInt8] = []
         guard let soa = z.soa else { return nil }
         var soaTTL: UInt32 = 0

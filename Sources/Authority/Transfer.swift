@@ -29,7 +29,7 @@ public struct ZoneTransfer {
 
     /// A transfer of `zone` for the request `query` (an AXFR or IXFR for the
     /// zone's apex); nil when the query does not parse.
-    public init?(zone: CompiledZone, query: UnsafeRawBufferPointer) {
+    @_optimize(size) public init?(zone: CompiledZone, query: UnsafeRawBufferPointer) {
         guard let q = try? Query.parse(query) else { return nil }
         self.zone = zone
         id = q.header.id
@@ -42,13 +42,13 @@ public struct ZoneTransfer {
     }
 
     /// RFC 1982 comparison: true when `a` is newer than `b`.
-    public static func serial(_ a: UInt32, isNewerThan b: UInt32) -> Bool {
+    @_optimize(size) public static func serial(_ a: UInt32, isNewerThan b: UInt32) -> Bool {
         let d = a &- b
         return d != 0 && d < 0x8000_0000
     }
 
     /// The serial of the SOA an IXFR request carries in its authority section.
-    static func clientSerial(_ query: UnsafeRawBufferPointer) -> UInt32? {
+    @_optimize(size) static func clientSerial(_ query: UnsafeRawBufferPointer) -> UInt32? {
         guard var p = try? MessageParser(query) else { return nil }
         while let entry = try? p.nextRecord() {
             if entry.section == .authority, entry.record.type == .soa,
@@ -61,7 +61,7 @@ public struct ZoneTransfer {
     /// 65535) and returns its length; 0 once the transfer is finished or if
     /// one record cannot fit in an empty message (the transfer then ends:
     /// callers close the connection).
-    public mutating func nextMessage(into out: UnsafeMutableRawBufferPointer, capacity: Int = 65535) -> Int {
+    @_optimize(size) public mutating func nextMessage(into out: UnsafeMutableRawBufferPointer, capacity: Int = 65535) -> Int {
         guard !isFinished else { return 0 }
         var h = Header(id: id)
         h.qr = true
@@ -93,7 +93,7 @@ public struct ZoneTransfer {
     }
 
     /// Writes the next record, or moves on; false when nothing was written.
-    private mutating func writeNext(_ w: inout MessageWriter) throws(DNSError) -> Bool {
+    @_optimize(size) private mutating func writeNext(_ w: inout MessageWriter) throws(DNSError) -> Bool {
         let z = zone
         if phase == 0 || phase == 2 {
             try w.writeRecord(.answer, owner: z.origin, ttl: z.soaTTL, rdata: z.soa)
@@ -133,7 +133,7 @@ public struct ZoneTransfer {
 public enum Notify {
     /// A NOTIFY for `zone`: opcode NOTIFY, AA=1, the zone's SOA as the
     /// question and (as a hint, §3.7) its SOA record in the answer section.
-    public static func message(id: UInt16, zone: CompiledZone) -> [UInt8] {
+    @_optimize(size) public static func message(id: UInt16, zone: CompiledZone) -> [UInt8] {
         var h = Header(id: id)
         h.opcode = .notify
         h.aa = true
@@ -154,7 +154,7 @@ public enum Notify {
     /// True when `reply` acknowledges the NOTIFY with `id` for `zone`:
     /// QR=1, opcode NOTIFY, the same ID and question. Any RCODE ends the
     /// retries (a secondary that refuses will not change its mind).
-    public static func isReply(_ reply: UnsafeRawBufferPointer, id: UInt16, zone: DomainName) -> Bool {
+    @_optimize(size) public static func isReply(_ reply: UnsafeRawBufferPointer, id: UInt16, zone: DomainName) -> Bool {
         guard var p = try? MessageParser(reply), p.header.qr, p.header.opcode == .notify, p.header.id == id,
               let q = try? p.nextQuestion() else { return false }
         return q.type == .soa && q.name.domainName == zone

@@ -57,7 +57,7 @@ public enum DNSError: Error, Equatable, CustomStringConvertible {
         }
     }
 
-    public static func == (a: DNSError, b: DNSError) -> Bool {
+    @_optimize(size) public static func == (a: DNSError, b: DNSError) -> Bool {
         switch (a, b) {
         case (.truncated(let x), .truncated(let y)),
              (.badLabelType(let x), .badLabelType(let y)),

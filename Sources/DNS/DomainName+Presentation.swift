@@ -6,13 +6,13 @@
 extension DomainName {
     /// Parses `text`. A name without a trailing dot is relative and gets
     /// `origin` appended (the root when `origin` is nil); "@" is `origin`.
-    public init(_ text: String, origin: DomainName? = nil) throws(DNSError) {
+    @_optimize(size) public init(_ text: String, origin: DomainName? = nil) throws(DNSError) {
         self = try DomainName.parse(Array(text.utf8), origin: origin)
     }
 
     /// Byte-level parser behind `init(_:origin:)`; `text` is UTF-8 and may
     /// still contain escapes.
-    public static func parse(_ text: [UInt8], origin: DomainName?) throws(DNSError) -> DomainName {
+    @_optimize(size) public static func parse(_ text: [UInt8], origin: DomainName?) throws(DNSError) -> DomainName {
         let base = origin ?? .root
         if text.isEmpty { throw .badPresentation("empty name") }
         if text == [0x40] { return base }                  // "@"
@@ -21,7 +21,7 @@ extension DomainName {
         var labelStart = 0
         var absolute = false
         var i = 0
-        func fail(_ why: String) -> DNSError {
+        @_optimize(size) func fail(_ why: String) -> DNSError {
             .badPresentation("bad name '\(String(decoding: text, as: UTF8.self))': \(why)")
         }
         while i < text.count {
@@ -80,7 +80,7 @@ extension DomainName {
 
     /// The name relative to `origin` when it is a subdomain of it ("www",
     /// "@" for the origin itself), else the absolute form.
-    public func relativeDescription(to origin: DomainName) -> String {
+    @_optimize(size) public func relativeDescription(to origin: DomainName) -> String {
         guard isSubdomain(of: origin) else { return description }
         if wire.count == origin.wire.count { return "@" }
         let keep = wire.count &- origin.wire.count
@@ -99,7 +99,7 @@ extension DomainName {
 /// Decodes the escape starting at `text[at]` (a backslash): "\DDD" (three
 /// decimal digits, <= 255) or "\X" for any other single byte X. Returns the
 /// byte and how many input bytes it used, or nil when malformed.
-func decodeEscape(_ text: [UInt8], at: Int) -> (UInt8, Int)? {
+@_optimize(size) func decodeEscape(_ text: [UInt8], at: Int) -> (UInt8, Int)? {
     guard at &+ 1 < text.count else { return nil }
     let c = text[at &+ 1]
     if c >= 0x30 && c <= 0x39 {
@@ -119,7 +119,7 @@ func decodeEscape(_ text: [UInt8], at: Int) -> (UInt8, Int)? {
 /// Appends a name-label byte in presentation form: printable ASCII as is,
 /// except the characters special in master files (". \ ( ) ; @ $ \"") which
 /// get a backslash; everything else as "\DDD".
-func appendEscaped(_ b: UInt8, to out: inout [UInt8]) {
+@_optimize(size) func appendEscaped(_ b: UInt8, to out: inout [UInt8]) {
     switch b {
     case 0x2E, 0x5C, 0x28, 0x29, 0x3B, 0x40, 0x24, 0x22:
         out.append(0x5C)
@@ -132,7 +132,7 @@ func appendEscaped(_ b: UInt8, to out: inout [UInt8]) {
 }
 
 /// Appends "\DDD" for `b`.
-func appendDDD(_ b: UInt8, to out: inout [UInt8]) {
+@_optimize(size) func appendDDD(_ b: UInt8, to out: inout [UInt8]) {
     out.append(0x5C)
     out.append(0x30 &+ b / 100)
     out.append(0x30 &+ (b / 10) % 10)

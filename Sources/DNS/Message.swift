@@ -14,7 +14,7 @@ public struct Message: Equatable, CustomStringConvertible, Sendable {
     public var additional: [ResourceRecord] = []
     public var edns: EDNS?
 
-    public init(header: Header = Header(), questions: [Question] = [], answers: [ResourceRecord] = [],
+    @_optimize(size) public init(header: Header = Header(), questions: [Question] = [], answers: [ResourceRecord] = [],
                 authority: [ResourceRecord] = [], additional: [ResourceRecord] = [], edns: EDNS? = nil) {
         self.header = header
         self.questions = questions
@@ -27,7 +27,7 @@ public struct Message: Equatable, CustomStringConvertible, Sendable {
     /// Decodes every section, including each RDATA. Throws on any malformed
     /// part, on a second OPT or an OPT outside the additional section, and on
     /// trailing bytes.
-    public init(bytes: [UInt8]) throws(DNSError) {
+    @_optimize(size) public init(bytes: [UInt8]) throws(DNSError) {
         let result: Result<Message, DNSError> = bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Result<Message, DNSError> in
             do throws(DNSError) { return .success(try Message.parse(raw)) } catch { return .failure(error) }
         }
@@ -35,7 +35,7 @@ public struct Message: Equatable, CustomStringConvertible, Sendable {
     }
 
     /// As `init(bytes:)`, over borrowed bytes.
-    public static func parse(_ raw: UnsafeRawBufferPointer) throws(DNSError) -> Message {
+    @_optimize(size) public static func parse(_ raw: UnsafeRawBufferPointer) throws(DNSError) -> Message {
         var p = try MessageParser(raw)
         var h = p.header
         h.qdCount = 0
@@ -66,7 +66,7 @@ public struct Message: Equatable, CustomStringConvertible, Sendable {
 
     /// Encodes with name compression. Throws `.noRoom` if the message does
     /// not fit in `capacity` bytes (no truncation is attempted here).
-    public func encode(capacity: Int = 65535) throws(DNSError) -> [UInt8] {
+    @_optimize(size) public func encode(capacity: Int = 65535) throws(DNSError) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: capacity)
         let result: Result<Int, DNSError> = buffer.withUnsafeMutableBytes { (raw: UnsafeMutableRawBufferPointer) -> Result<Int, DNSError> in
             do throws(DNSError) { return .success(try encode(into: raw)) } catch { return .failure(error) }
@@ -76,7 +76,7 @@ public struct Message: Equatable, CustomStringConvertible, Sendable {
     }
 
     /// Encodes into `raw`; returns the length.
-    public func encode(into raw: UnsafeMutableRawBufferPointer) throws(DNSError) -> Int {
+    @_optimize(size) public func encode(into raw: UnsafeMutableRawBufferPointer) throws(DNSError) -> Int {
         var w = try MessageWriter(buffer: raw, header: header)
         for q in questions { try w.writeQuestion(q.name, type: q.type, rrClass: q.rrClass) }
         for r in answers { try w.writeRecord(.answer, owner: r.owner, ttl: r.ttl, rrClass: r.rrClass, rdata: r.rdata) }

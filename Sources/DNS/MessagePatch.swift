@@ -75,17 +75,17 @@ extension Header {
     /// The RCODE header bits and the first question's TYPE of a message
     /// whose question name is uncompressed (every response dnsd writes):
     /// what the per-response counters need. nil without a header; a nil
-    /// type when there is no readable question. Hot-path safe.
+    /// type when there is no readable question. Hot-path safe: it reads
+    /// the flags, QDCOUNT and the labels' length bytes, nothing else.
     @inline(__always)
     public static func rcodeAndQuestionType(_ message: UnsafeRawBufferPointer) -> (rcode: UInt8, type: UInt16?)? {
-        var r = ByteReader(message)
-        guard let h = try? Header.read(&r) else { return nil }
-        guard h.qdCount >= 1 else { return (h.rcode, nil) }
-        while true {
-            guard let len = try? r.readU8() else { return (h.rcode, nil) }
-            if len == 0 { break }
-            guard len < 64, (try? r.skip(Int(len))) != nil else { return (h.rcode, nil) }
+        var r = ByteReader(message, offset: 2)
+        guard let flags = try? r.readU16(), let qd = try? r.readU16() else { return nil }
+        let rcode = UInt8(truncatingIfNeeded: flags & 0xF)
+        guard qd >= 1, (try? r.skip(6)) != nil else { return (rcode, nil) }
+        while let len = try? r.readU8(), len != 0 {
+            guard len < 64, (try? r.skip(Int(len))) != nil else { return (rcode, nil) }
         }
-        return (h.rcode, try? r.readU16())
+        return (rcode, try? r.readU16())
     }
 }

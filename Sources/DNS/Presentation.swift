@@ -7,18 +7,18 @@
 /// so that importing DNS adds no free functions.
 public enum Presentation {
     /// Splits RDATA text into fields (see `presentationFields`).
-    public static func fields(_ text: String) throws(DNSError) -> [PresentationField] { try presentationFields(text) }
+    @_optimize(size) public static func fields(_ text: String) throws(DNSError) -> [PresentationField] { try presentationFields(text) }
     /// A TTL in seconds or BIND units ("1h30m"); nil when malformed.
-    public static func ttl(_ text: String) -> UInt32? { parseTTL(Array(text.utf8)) }
+    @_optimize(size) public static func ttl(_ text: String) -> UInt32? { parseTTL(Array(text.utf8)) }
     /// Dotted-quad IPv4 → big-endian value.
-    public static func ipv4(_ text: String) -> UInt32? { parseIPv4(Array(text.utf8)) }
-    public static func ipv4(_ value: UInt32) -> String { formatIPv4(value) }
+    @_optimize(size) public static func ipv4(_ text: String) -> UInt32? { parseIPv4(Array(text.utf8)) }
+    @_optimize(size) public static func ipv4(_ value: UInt32) -> String { formatIPv4(value) }
     /// RFC 4291 text → (high, low) halves.
-    public static func ipv6(_ text: String) -> (hi: UInt64, lo: UInt64)? { parseIPv6(Array(text.utf8)) }
+    @_optimize(size) public static func ipv6(_ text: String) -> (hi: UInt64, lo: UInt64)? { parseIPv6(Array(text.utf8)) }
     /// RFC 5952 canonical text.
-    public static func ipv6(hi: UInt64, lo: UInt64) -> String { formatIPv6(hi: hi, lo: lo) }
+    @_optimize(size) public static func ipv6(hi: UInt64, lo: UInt64) -> String { formatIPv6(hi: hi, lo: lo) }
     /// Hex digits of `bytes`, lowercase unless `uppercase`.
-    public static func hex(_ bytes: [UInt8], uppercase: Bool = false) -> String { hexEncode(bytes, uppercase: uppercase) }
+    @_optimize(size) public static func hex(_ bytes: [UInt8], uppercase: Bool = false) -> String { hexEncode(bytes, uppercase: uppercase) }
 }
 
 /// One whitespace-separated field of presentation text. Escapes are kept
@@ -28,12 +28,12 @@ public struct PresentationField: Equatable, Sendable {
     /// The field was a "quoted string".
     public var quoted: Bool
 
-    public init(_ text: [UInt8], quoted: Bool = false) {
+    @_optimize(size) public init(_ text: [UInt8], quoted: Bool = false) {
         self.text = text
         self.quoted = quoted
     }
 
-    public init(_ s: String, quoted: Bool = false) {
+    @_optimize(size) public init(_ s: String, quoted: Bool = false) {
         self.init(Array(s.utf8), quoted: quoted)
     }
 
@@ -43,7 +43,7 @@ public struct PresentationField: Equatable, Sendable {
 /// Splits one line of RDATA text into fields: whitespace separates, a
 /// "quoted string" is one field (escapes inside kept), unquoted `(` `)` are
 /// ignored and `;` starts a comment. An unterminated quote is an error.
-func presentationFields(_ text: String) throws(DNSError) -> [PresentationField] {
+@_optimize(size) func presentationFields(_ text: String) throws(DNSError) -> [PresentationField] {
     let b = Array(text.utf8)
     var out: [PresentationField] = []
     var i = 0
@@ -80,7 +80,7 @@ func presentationFields(_ text: String) throws(DNSError) -> [PresentationField] 
 }
 
 /// Resolves escapes (`\X`, `\DDD`) of a character-string field.
-func unescapeCharacterString(_ t: [UInt8]) throws(DNSError) -> [UInt8] {
+@_optimize(size) func unescapeCharacterString(_ t: [UInt8]) throws(DNSError) -> [UInt8] {
     var out: [UInt8] = []
     out.reserveCapacity(t.count)
     var i = 0
@@ -101,7 +101,7 @@ func unescapeCharacterString(_ t: [UInt8]) throws(DNSError) -> [UInt8] {
 
 /// A character-string in quotes: `"` and `\` escaped, bytes outside
 /// printable ASCII as `\DDD` (the form BIND and Knot print).
-func quotedCharacterString(_ s: [UInt8], into out: inout [UInt8]) {
+@_optimize(size) func quotedCharacterString(_ s: [UInt8], into out: inout [UInt8]) {
     out.append(0x22)
     for b in s {
         switch b {
@@ -114,7 +114,7 @@ func quotedCharacterString(_ s: [UInt8], into out: inout [UInt8]) {
 }
 
 /// A decimal integer field <= max.
-func parseNumber(_ f: PresentationField, max: UInt64, what: String) throws(DNSError) -> UInt64 {
+@_optimize(size) func parseNumber(_ f: PresentationField, max: UInt64, what: String) throws(DNSError) -> UInt64 {
     guard !f.quoted, let v = parseDecimal(f.text, max: max) else {
         throw .badPresentation("bad \(what) '\(f.string)'")
     }
@@ -123,7 +123,7 @@ func parseNumber(_ f: PresentationField, max: UInt64, what: String) throws(DNSEr
 
 /// A TTL-like 32-bit value: decimal seconds, or BIND units ("1h30m", "2d",
 /// "1w"; case-insensitive).
-func parseTTL(_ text: [UInt8]) -> UInt32? {
+@_optimize(size) func parseTTL(_ text: [UInt8]) -> UInt32? {
     if let v = parseDecimal(text, max: 0xFFFF_FFFF) { return UInt32(v) }
     var total: UInt64 = 0
     var cur: UInt64 = 0
@@ -155,7 +155,7 @@ func parseTTL(_ text: [UInt8]) -> UInt32? {
 }
 
 /// Dotted-quad IPv4 ("192.0.2.1"): exactly four decimal parts 0…255.
-func parseIPv4(_ t: [UInt8]) -> UInt32? {
+@_optimize(size) func parseIPv4(_ t: [UInt8]) -> UInt32? {
     var v: UInt32 = 0
     var part: UInt32 = 0
     var digits = 0
@@ -178,12 +178,12 @@ func parseIPv4(_ t: [UInt8]) -> UInt32? {
     return parts == 4 ? v : nil
 }
 
-func formatIPv4(_ v: UInt32) -> String {
+@_optimize(size) func formatIPv4(_ v: UInt32) -> String {
     "\(v >> 24).\((v >> 16) & 0xFF).\((v >> 8) & 0xFF).\(v & 0xFF)"
 }
 
 /// RFC 4291 §2.2 text form: eight groups, one "::", optional trailing IPv4.
-func parseIPv6(_ t: [UInt8]) -> (hi: UInt64, lo: UInt64)? {
+@_optimize(size) func parseIPv6(_ t: [UInt8]) -> (hi: UInt64, lo: UInt64)? {
     var groups: [UInt16] = []
     var gap = -1
     var i = 0
@@ -228,7 +228,7 @@ func parseIPv6(_ t: [UInt8]) -> (hi: UInt64, lo: UInt64)? {
 /// RFC 5952 §4 canonical text: lowercase, no leading zeros, the longest
 /// run (>= 2) of zero groups as "::" (the first on a tie); IPv4-mapped
 /// addresses end in dotted quad (§5).
-func formatIPv6(hi: UInt64, lo: UInt64) -> String {
+@_optimize(size) func formatIPv6(hi: UInt64, lo: UInt64) -> String {
     var g: [UInt16] = []
     for k in 0..<4 { g.append(UInt16(truncatingIfNeeded: hi >> (48 &- 16 &* UInt64(k)))) }
     for k in 0..<4 { g.append(UInt16(truncatingIfNeeded: lo >> (48 &- 16 &* UInt64(k)))) }
@@ -265,7 +265,7 @@ func formatIPv6(hi: UInt64, lo: UInt64) -> String {
     return out
 }
 
-func hexString(_ v: UInt16) -> String {
+@_optimize(size) func hexString(_ v: UInt16) -> String {
     var digits: [UInt8] = []
     var x = v
     repeat {
@@ -276,9 +276,9 @@ func hexString(_ v: UInt16) -> String {
 }
 
 @inline(__always)
-func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 0x30 &+ v : 0x61 &+ v &- 10 }
+@_optimize(size) func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 0x30 &+ v : 0x61 &+ v &- 10 }
 
-func hexValue(_ c: UInt8) -> UInt8? {
+@_optimize(size) func hexValue(_ c: UInt8) -> UInt8? {
     switch c {
     case 0x30...0x39: return c &- 0x30
     case 0x41...0x46: return c &- 0x41 &+ 10
@@ -288,7 +288,7 @@ func hexValue(_ c: UInt8) -> UInt8? {
 }
 
 /// Hex of `bytes`, no separators; lowercase unless `uppercase`.
-func hexEncode(_ bytes: [UInt8], uppercase: Bool = false) -> String {
+@_optimize(size) func hexEncode(_ bytes: [UInt8], uppercase: Bool = false) -> String {
     var out: [UInt8] = []
     out.reserveCapacity(bytes.count &* 2)
     let shift: UInt8 = uppercase ? 0x20 : 0

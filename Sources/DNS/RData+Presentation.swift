@@ -8,28 +8,28 @@ import Core
 extension RData {
     /// Parses RDATA text such as `10 mail` (MX) or `"a" "b"` (TXT); relative
     /// names are completed with `origin` (root when nil).
-    public init(type: RRType, text: String, origin: DomainName? = nil) throws(DNSError) {
+    @_optimize(size) public init(type: RRType, text: String, origin: DomainName? = nil) throws(DNSError) {
         self = try RData.parse(type: type, fields: presentationFields(text), origin: origin)
     }
 
     /// Parses already-split fields (as a zone file scanner produces them).
-    public static func parse(type: RRType, fields f: [PresentationField], origin: DomainName?) throws(DNSError) -> RData {
+    @_optimize(size) public static func parse(type: RRType, fields f: [PresentationField], origin: DomainName?) throws(DNSError) -> RData {
         if let first = f.first, !first.quoted, first.text == [0x5C, 0x23] {   // "\#"
             return try parseGeneric(type: type, fields: f)
         }
-        func want(_ n: Int) throws(DNSError) {
+        @_optimize(size) func want(_ n: Int) throws(DNSError) {
             guard f.count == n else {
                 throw .badPresentation("\(type) needs \(n) field\(n == 1 ? "" : "s"), got \(f.count)")
             }
         }
-        func name(_ k: Int) throws(DNSError) -> DomainName {
+        @_optimize(size) func name(_ k: Int) throws(DNSError) -> DomainName {
             guard !f[k].quoted else { throw .badPresentation("quoted name '\(f[k].string)'") }
             return try DomainName.parse(f[k].text, origin: origin)
         }
-        func u16(_ k: Int, _ what: String) throws(DNSError) -> UInt16 {
+        @_optimize(size) func u16(_ k: Int, _ what: String) throws(DNSError) -> UInt16 {
             UInt16(truncatingIfNeeded: try parseNumber(f[k], max: 0xFFFF, what: what))
         }
-        func u32(_ k: Int, _ what: String) throws(DNSError) -> UInt32 {
+        @_optimize(size) func u32(_ k: Int, _ what: String) throws(DNSError) -> UInt32 {
             guard !f[k].quoted, let v = parseTTL(f[k].text) else { throw .badPresentation("bad \(what) '\(f[k].string)'") }
             return v
         }
@@ -89,7 +89,7 @@ extension RData {
     /// `\# LENGTH HEX…` (RFC 3597 §5): the hex may be split across fields
     /// and must decode to exactly LENGTH bytes. For a typed type the bytes
     /// must also be valid RDATA of that type.
-    static func parseGeneric(type: RRType, fields f: [PresentationField]) throws(DNSError) -> RData {
+    @_optimize(size) static func parseGeneric(type: RRType, fields f: [PresentationField]) throws(DNSError) -> RData {
         guard f.count >= 2 else { throw .badPresentation("\\# needs a length") }
         let length = Int(try parseNumber(f[1], max: 65535, what: "RDATA length"))
         var bytes: [UInt8] = []
@@ -143,7 +143,7 @@ extension RData {
 
     /// `\# LENGTH HEX` for any bytes ("\# 0" when empty), hex in uppercase
     /// as BIND prints it.
-    public static func genericPresentation(_ data: [UInt8]) -> String {
+    @_optimize(size) public static func genericPresentation(_ data: [UInt8]) -> String {
         data.isEmpty ? "\\# 0" : "\\# \(data.count) \(hexEncode(data, uppercase: true))"
     }
 }

@@ -34,11 +34,11 @@ public protocol ForwardIO: AnyObject {
     /// connected socket, or one length-prefixed message on a new TCP
     /// connection) and arms a timer of `timeoutMs`; each outcome comes back
     /// as `received`, `failed` or `timedOut` with this id.
-    func send(_ id: UInt64, to server: SocketAddress, query: [UInt8], tcp: Bool, timeoutMs: UInt64) -> ForwardSend
+    @_optimize(size) func send(_ id: UInt64, to server: SocketAddress, query: [UInt8], tcp: Bool, timeoutMs: UInt64) -> ForwardSend
     /// Ends attempt `id`: closes its socket and cancels its timer.
-    func close(_ id: UInt64)
+    @_optimize(size) func close(_ id: UInt64)
     /// Sends `response` to `client`.
-    func deliver(_ client: ForwardClient, _ response: UnsafeRawBufferPointer)
+    @_optimize(size) func deliver(_ client: ForwardClient, _ response: UnsafeRawBufferPointer)
 }
 
 /// One thread's forwarding engine (see the file header).
@@ -86,7 +86,7 @@ public final class ForwardEngine<IO: ForwardIO> {
         var waiters: [Waiter] = []
         var tried: UInt64 = 0
         var attempt: Attempt?
-        init(key: Key, nameWire: [UInt8], type: RRType, rrClass: RRClass, group: Int, started: UInt64) {
+        @_optimize(size) init(key: Key, nameWire: [UInt8], type: RRType, rrClass: RRClass, group: Int, started: UInt64) {
             self.key = key
             self.nameWire = nameWire
             self.type = type
@@ -106,7 +106,7 @@ public final class ForwardEngine<IO: ForwardIO> {
     private var nextAttempt: UInt64 = 0
     private let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 8)
 
-    public init(io: IO, frontend: Frontend, local: ResolverLocal) {
+    @_optimize(size) public init(io: IO, frontend: Frontend, local: ResolverLocal) {
         self.io = io
         self.frontend = frontend
         self.local = local
@@ -120,7 +120,7 @@ public final class ForwardEngine<IO: ForwardIO> {
 
     /// Takes a new frontend (a reload). Server measurements survive when
     /// the servers stay the same; queries in flight finish with their group.
-    public func adopt(_ f: Frontend) {
+    @_optimize(size) public func adopt(_ f: Frontend) {
         frontend = f
         guard let s = f.forwarding, s !== setup else { return }
         setup = s
@@ -128,7 +128,7 @@ public final class ForwardEngine<IO: ForwardIO> {
     }
 
     /// Forwards `query`, which `Frontend.handle` decided to send to `group`.
-    public func start(_ query: UnsafeRawBufferPointer, group: Int, client: ForwardClient, udp: Bool, now: UInt64) {
+    @_optimize(size) public func start(_ query: UnsafeRawBufferPointer, group: Int, client: ForwardClient, udp: Bool, now: UInt64) {
         guard let setup, group < setup.groups.count else { return }
         let parsed: (name: [UInt8], type: RRType, rrClass: RRClass)?
         do throws(DNSError) {
@@ -165,7 +165,7 @@ public final class ForwardEngine<IO: ForwardIO> {
     /// question (wrong ID or question: a stray or a spoofing attempt); a
     /// UDP owner then keeps waiting, a TCP owner reports `failed`.
     @discardableResult
-    public func received(_ id: UInt64, _ reply: UnsafeRawBufferPointer, now: UInt64) -> Bool {
+    @_optimize(size) public func received(_ id: UInt64, _ reply: UnsafeRawBufferPointer, now: UInt64) -> Bool {
         guard let p = byAttempt[id], let a = p.attempt, a.id == id else { return true }
         guard UpstreamQuery.matches(reply, id: a.dnsID, nameWire: p.nameWire, type: p.type, rrClass: p.rrClass),
               let h = Header.peek(reply) else { return false }
@@ -198,7 +198,7 @@ public final class ForwardEngine<IO: ForwardIO> {
 
     /// Attempt `id` failed: the connection was refused or reset (`hard`:
     /// the server is not there), or a TCP exchange broke off.
-    public func failed(_ id: UInt64, hard: Bool, now: UInt64) {
+    @_optimize(size) public func failed(_ id: UInt64, hard: Bool, now: UInt64) {
         guard let p = byAttempt[id], let a = p.attempt, a.id == id else { return }
         end(p)
         servers.failure(a.server, now: now, hard: hard)
@@ -207,12 +207,12 @@ public final class ForwardEngine<IO: ForwardIO> {
     }
 
     /// Attempt `id` got no answer in time.
-    public func timedOut(_ id: UInt64, now: UInt64) {
+    @_optimize(size) public func timedOut(_ id: UInt64, now: UInt64) {
         failed(id, hard: false, now: now)
     }
 
     /// Stops everything in flight (shutdown).
-    public func cancelAll() {
+    @_optimize(size) public func cancelAll() {
         for (_, p) in pending where p.attempt != nil { end(p) }
         pending.removeAll()
         byAttempt.removeAll()
@@ -220,13 +220,13 @@ public final class ForwardEngine<IO: ForwardIO> {
 
     // MARK: decisions
 
-    private func fallbackLocal(_ p: Pending) -> Bool {
+    @_optimize(size) private func fallbackLocal(_ p: Pending) -> Bool {
         guard let setup, p.group < setup.groups.count else { return false }
         return setup.groups[p.group].fallbackLocal
     }
 
     /// Closes the attempt in flight, if any.
-    private func end(_ p: Pending) {
+    @_optimize(size) private func end(_ p: Pending) {
         guard let a = p.attempt else { return }
         p.attempt = nil
         byAttempt[a.id] = nil
@@ -234,7 +234,7 @@ public final class ForwardEngine<IO: ForwardIO> {
     }
 
     /// Sends `p` to the next server, or gives up.
-    private func next(_ p: Pending, now: UInt64) {
+    @_optimize(size) private func next(_ p: Pending, now: UInt64) {
         // A reload may have removed the group this query was sent to.
         guard let setup, p.group < setup.groups.count else { return fail(p, now: now) }
         let group = setup.groups[p.group]
@@ -246,7 +246,7 @@ public final class ForwardEngine<IO: ForwardIO> {
     }
 
     /// Asks server `i`; false when the try failed at once.
-    private func send(_ p: Pending, to i: Int, tcp: Bool, now: UInt64) -> Bool {
+    @_optimize(size) private func send(_ p: Pending, to i: Int, tcp: Bool, now: UInt64) -> Bool {
         guard let setup else { return false }
         nextAttempt &+= 1
         let id = nextAttempt
@@ -273,7 +273,7 @@ public final class ForwardEngine<IO: ForwardIO> {
     }
 
     /// Every server failed (or none was usable).
-    private func fail(_ p: Pending, now: UInt64) {
+    @_optimize(size) private func fail(_ p: Pending, now: UInt64) {
         pending[p.key] = nil
         local.upstreamFailures &+= 1
         let fallback = fallbackLocal(p)
@@ -290,7 +290,7 @@ public final class ForwardEngine<IO: ForwardIO> {
 
     /// Answers a waiter without an upstream reply: stale data if allowed
     /// and present, else SERVFAIL.
-    private func answer(_ w: Waiter, servfail: Bool, now: UInt64) {
+    @_optimize(size) private func answer(_ w: Waiter, servfail: Bool, now: UInt64) {
         let seconds = Frontend.seconds(now)
         let n: Int = w.query.withUnsafeBytes { q in
             if !servfail, let s = frontend.stale(q, into: out, udp: w.udp, now: seconds, local: local) { return s }
@@ -299,7 +299,7 @@ public final class ForwardEngine<IO: ForwardIO> {
         send(w, n)
     }
 
-    private func send(_ w: Waiter, _ n: Int) {
+    @_optimize(size) private func send(_ w: Waiter, _ n: Int) {
         guard n > 0 else { return }
         local.count(response: out, n)
         io.deliver(w.client, UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(out)[0..<n]))

@@ -13,7 +13,7 @@ public enum UpstreamQuery {
     public static let payloadSize: UInt16 = 1232
 
     /// The query for `question` (uncompressed wire form name).
-    public static func make(id: UInt16, nameWire: [UInt8], type: RRType, rrClass: RRClass) -> [UInt8] {
+    @_optimize(size) public static func make(id: UInt16, nameWire: [UInt8], type: RRType, rrClass: RRClass) -> [UInt8] {
         var m: [UInt8] = []
         m.reserveCapacity(12 + nameWire.count + 4 + 11)
         m.append(UInt8(id >> 8)); m.append(UInt8(id & 0xFF))
@@ -34,7 +34,7 @@ public enum UpstreamQuery {
 
     /// True when `reply` answers the query `id` for the question: QR set,
     /// opcode QUERY, one question equal (case-insensitively) to ours.
-    public static func matches(_ reply: UnsafeRawBufferPointer, id: UInt16, nameWire: [UInt8], type: RRType,
+    @_optimize(size) public static func matches(_ reply: UnsafeRawBufferPointer, id: UInt16, nameWire: [UInt8], type: RRType,
                                rrClass: RRClass) -> Bool {
         do throws(DNSError) {
             var p = try MessageParser(reply)
@@ -71,7 +71,7 @@ public struct CacheableReply {
 
     /// Types whose RDATA may hold compressed names this library does not
     /// decode (RFC 3597 §4 lists them): not cached.
-    static func hasUndecodedNames(_ t: RRType) -> Bool {
+    @_optimize(size) static func hasUndecodedNames(_ t: RRType) -> Bool {
         switch t.rawValue {
         case 3, 4, 7, 8, 9, 14, 17, 18, 21, 26, 35, 36, 39: return true
         default: return false
@@ -79,7 +79,7 @@ public struct CacheableReply {
     }
 
     /// Copies the RDATA of `rr` uncompressed.
-    static func rdata(_ rr: RecordView) throws(DNSError) -> [UInt8] {
+    @_optimize(size) static func rdata(_ rr: RecordView) throws(DNSError) -> [UInt8] {
         switch rr.type {
         case .ns, .cname, .ptr, .mx, .soa, .srv: return try rr.rdata().wireBytes
         default: return Array(rr.rdataBytes)
@@ -88,7 +88,7 @@ public struct CacheableReply {
 
     /// The cacheable part of `reply` to (`name`, `type`, IN), or nil when
     /// nothing in it may be cached (other rcodes, TC, ANY, odd types).
-    public static func extract(_ reply: UnsafeRawBufferPointer, name: [UInt8], type: RRType) -> CacheableReply? {
+    @_optimize(size) public static func extract(_ reply: UnsafeRawBufferPointer, name: [UInt8], type: RRType) -> CacheableReply? {
         guard type != RRType(255), !hasUndecodedNames(type) else { return nil }
         do throws(DNSError) {
             var p = try MessageParser(reply)
@@ -155,7 +155,7 @@ public struct CacheableReply {
     }
 
     /// Puts the reply into `cache`.
-    public func store(in cache: Cache, now: UInt32) {
+    @_optimize(size) public func store(in cache: Cache, now: UInt32) {
         for s in chain { cache.store(owner: s.owner, type: s.type, ttl: s.ttl, rdatas: s.rdatas, now: now) }
         if let owner = negativeOwner {
             cache.storeNegative(owner: owner, type: negativeIsNXDomain ? nil : chainType, soaOwner: soaOwner, soa: soa,
@@ -188,18 +188,18 @@ public final class UpstreamServers {
     public let addresses: [SocketAddress]
     public private(set) var states: [State]
 
-    public init(_ addresses: [SocketAddress]) {
+    @_optimize(size) public init(_ addresses: [SocketAddress]) {
         self.addresses = addresses
         states = [State](repeating: State(), count: addresses.count)
     }
 
-    public func index(of a: SocketAddress) -> Int? { addresses.firstIndex(of: a) }
+    @_optimize(size) public func index(of a: SocketAddress) -> Int? { addresses.firstIndex(of: a) }
 
     /// The next server of `group` to ask: not yet tried for this query
     /// (`tried` bit i = server i), live or due for a probe, fastest first
     /// (unmeasured servers count as fast, so each gets measured). nil when
     /// every server was tried or is down.
-    public func pick(_ group: [Int], tried: UInt64, now: UInt64) -> Int? {
+    @_optimize(size) public func pick(_ group: [Int], tried: UInt64, now: UInt64) -> Int? {
         var best = -1
         var bestRTT = Double.infinity
         for i in group where i < 64 && tried & (1 << UInt64(i)) == 0 {
@@ -223,12 +223,12 @@ public final class UpstreamServers {
     /// Down 1 s after the second failure in a row, doubling per further one.
     static let downTime = Backoff(initialMs: 1000, maxMs: maxBackoffMs)
 
-    func backoff(_ failures: Int) -> UInt64 {
+    @_optimize(size) func backoff(_ failures: Int) -> UInt64 {
         UpstreamServers.downTime.delay(afterFailures: max(failures - 1, 1))
     }
 
     /// An answer arrived after `rttNs`.
-    public func success(_ i: Int, rttNs: UInt64) {
+    @_optimize(size) public func success(_ i: Int, rttNs: UInt64) {
         let ms = Double(rttNs) / 1_000_000
         if states[i].measured {
             states[i].srttMs = states[i].srttMs * 0.875 + ms * 0.125
@@ -241,7 +241,7 @@ public final class UpstreamServers {
     }
 
     /// A timeout (or, with `hard`, a refused connection: down at once).
-    public func failure(_ i: Int, now: UInt64, hard: Bool) {
+    @_optimize(size) public func failure(_ i: Int, now: UInt64, hard: Bool) {
         states[i].errors &+= 1
         states[i].failures = hard ? max(states[i].failures + 1, 2) : states[i].failures + 1
         // A slow server sorts behind the others.
