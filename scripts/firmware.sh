@@ -63,7 +63,9 @@ SWIFT_LTO=()
 # for size-optimised functions only; x86_64 has to ask for it, and then it
 # covers every function, the answer path too (x86_64 -150 KB; still 3 % fewer
 # instructions per answered query than the build without LTO).
-LLD_FLAGS=(-O2 -mllvm -enable-merge-functions)
+# --icf=safe: identical sections folded where no address is compared (the
+# C's and the libraries' twins MergeFunctions never sees; x86_64 -2.3 KB).
+LLD_FLAGS=(-O2 --icf=safe -mllvm -enable-merge-functions)
 case "$ARCH" in x86_64) LLD_FLAGS+=(-mllvm -enable-machine-outliner) ;; esac
 # FW_LLD_FLAGS: more lld options for a look inside (e.g. --why-extract=FILE).
 # shellcheck disable=SC2206
