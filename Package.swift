@@ -44,7 +44,7 @@ let package = Package(
         // The API's handlers: request in, response out (the store is its only I/O).
         .target(name: "API", dependencies: ["HTTP", "Store", "Config", "DNS", "Zone", "Sys", "Core", "Daemon"]),
         // One module per applet: its Service and its sockets.
-        .target(name: "Dnsd", dependencies: ["Daemon", "Runtime", "Sys", "Config", "Store", "DNS", "Zone", "Authority", "Resolver", "Core"]),
+        .target(name: "Dnsd", dependencies: ["Daemon", "Runtime", "Sys", "Config", "Store", "DNS", "Zone", "Authority", "Resolver", "Core", "CShim"]),
         .target(name: "Dhcpd", dependencies: ["Daemon", "Runtime", "Sys", "Config", "Store", "DHCP", "Core"]),
         .target(name: "Apictl", dependencies: ["Daemon", "API", "HTTP", "Runtime", "Sys", "Config", "Store"]),
         .target(name: "Init", dependencies: ["Daemon", "Runtime", "Sys", "Config", "Store", "Core"]),

@@ -11,6 +11,15 @@ import Sys
 public struct ZonePolicy {
     public var allowTransfer = AccessList()
     public var notify: [SocketAddress] = []
+    /// A secondary zone: its primaries, and who may NOTIFY it.
+    public var primaries: [SocketAddress] = []
+    public var allowNotify = AccessList()
+    /// A secondary zone with no data to serve (never transferred, or
+    /// expired): queries for it get SERVFAIL (RFC 1034 §4.3.5) and it is
+    /// not transferred onwards.
+    public var unavailable = false
+
+    public var isSecondary: Bool { !primaries.isEmpty }
 
     public init(allowTransfer: AccessList = AccessList(), notify: [SocketAddress] = []) {
         self.allowTransfer = allowTransfer
@@ -40,6 +49,8 @@ extension Answerer {
         let name = q.question.name.domainName
         guard let (zone, policy) = snapshot.zoneAndPolicy(named: name) else { return .notTransfer }
         guard policy.allowTransfer.contains(peer) else { return .refused(zone: name) }
+        // An expired secondary answers SERVFAIL through `respond`.
+        guard !policy.unavailable else { return .notTransfer }
         guard let t = ZoneTransfer(zone: zone, query: query) else { return .notTransfer }
         return .start(t)
     }

@@ -6,6 +6,7 @@
 
 import Core
 import DNS
+import Sys
 
 /// Answers queries from a `Snapshot` (RFC 1034 §4.3.2, RFC 2308, RFC 4592,
 /// RFC 6891, RFC 8482).
@@ -55,6 +56,13 @@ public final class Answerer {
         var h = Header(id: qh.id)
         h.qr = true
         h.opcode = qh.opcode
+        // An opcode we do not implement gets NOTIMP whatever follows the
+        // header (RFC 1035 §4.1.1, RFC 6895 §2.2), without RD and CD: they
+        // are defined for QUERY only (as genreport checks).
+        if qh.opcode != .query && qh.opcode != .notify {
+            h.rcode = RCode.notImp.headerBits
+            return headerOnly(h, into: out)
+        }
         h.rd = qh.rd
         h.cd = qh.cd
         let q: Query
@@ -69,14 +77,17 @@ public final class Answerer {
 
     /// `respond(to:into:udp:)` for a query the caller already parsed (the
     /// forwarding front end parses once and routes). Hot-path safe.
-    public func respond(_ q: Query, into out: UnsafeMutableRawBufferPointer, udp: Bool) -> Int {
+    public func respond(_ q: Query, into out: UnsafeMutableRawBufferPointer, udp: Bool,
+                        peer: SocketAddress? = nil) -> Int {
         let qh = q.header
         if qh.qr { return 0 }
         var h = Header(id: qh.id)
         h.qr = true
         h.opcode = qh.opcode
-        h.rd = qh.rd
-        h.cd = qh.cd
+        if qh.opcode == .query || qh.opcode == .notify {
+            h.rd = qh.rd
+            h.cd = qh.cd
+        }
         let limit = udp ? q.maxUDPResponse : 65535
         do throws(DNSError) {
             var w = try MessageWriter(buffer: out, capacity: limit, header: h)
@@ -93,8 +104,11 @@ public final class Answerer {
             if q.needsBadVers {
                 rcode = .badVers
             } else if qh.opcode == .notify {
-                rcode = acknowledgeNotify(q, &w)
+                rcode = acknowledgeNotify(q, peer: peer, &w)
             } else if qh.opcode != .query {
+                rcode = .notImp
+            } else if udp && (q.question.type == .axfr || q.question.type == .ixfr) {
+                // Transfers are TCP only (RFC 5936 §4.2); NOTIMP as Knot and NSD answer.
                 rcode = .notImp
             } else {
                 rcode = answer(q, &w)
@@ -137,16 +151,34 @@ public final class Answerer {
         }
     }
 
-    /// A NOTIFY (RFC 1996) sent to us. We are a primary with nothing to
-    /// refresh, so a NOTIFY for one of our zones is acknowledged (NOERROR,
-    /// AA=1) and anything else gets NOTAUTH, as Knot and BIND do.
-    func acknowledgeNotify(_ q: Query, _ w: inout MessageWriter) -> RCode {
+    /// A NOTIFY (RFC 1996) sent to us. For a zone we are primary of there
+    /// is nothing to refresh: it is acknowledged (NOERROR, AA=1). For a
+    /// secondary zone, only from its `allow_notify` (default: its
+    /// primaries; anyone else: REFUSED, as BIND and Knot's ACLs do), and the
+    /// caller starts a refresh (`isAcceptedNotify`). Anything else gets
+    /// NOTAUTH, as Knot and BIND do.
+    func acknowledgeNotify(_ q: Query, peer: SocketAddress?, _ w: inout MessageWriter) -> RCode {
         let name = q.question.name
         guard q.question.type == .soa, q.question.rrClass == .in,
-              snapshot.zoneIndex.entry(name, hash: SuffixHashes(name).hash(droppingLabels: 0)) != nil
+              let e = snapshot.zoneIndex.entry(name, hash: SuffixHashes(name).hash(droppingLabels: 0))
         else { return .notAuth }
+        let policy = snapshot.policies[snapshot.zoneIndex.value(at: e)]
+        if policy.isSecondary {
+            guard let peer, policy.allowNotify.contains(peer) else { return .refused }
+        }
         w.header.aa = true
         return .noError
+    }
+
+    /// The secondary zone a NOTIFY in `query` from `peer` asks to refresh,
+    /// when it is one and the peer may (the response says NOERROR).
+    public func acceptedNotify(_ query: UnsafeRawBufferPointer, peer: SocketAddress) -> DomainName? {
+        guard let q = try? Query.parse(query), q.header.opcode == .notify, !q.header.qr,
+              q.question.type == .soa, q.question.rrClass == .in else { return nil }
+        let name = q.question.name.domainName
+        guard let (_, policy) = snapshot.zoneAndPolicy(named: name), policy.isSecondary,
+              policy.allowNotify.contains(peer) else { return nil }
+        return name
     }
 
     /// Fills answer, authority and additional sections for a QUERY and
@@ -161,6 +193,7 @@ public final class Answerer {
         var hashes = SuffixHashes(qn)
         guard let first = snapshot.zoneIndex.closestEncloser(of: qn, hashes: hashes) else { return .refused }
         var zi = snapshot.zoneIndex.value(at: first.entry)
+        if snapshot.policies[zi].unavailable { return .servFail }
         var cur = qn
         var hops = 0
         // Nodes answered so far in this chain (zone, node): a CNAME back to
@@ -361,7 +394,7 @@ public final class Answerer {
         } else {
             return .refused
         }
-        w.header.aa = true
+        // AA=0: these are not zone data (Knot and NSD answer the same way).
         do throws(DNSError) {
             try w.writeRecord(.answer, owner: n, ttl: 0, rrClass: .ch, rdata: rd)
         } catch {

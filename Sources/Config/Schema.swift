@@ -119,6 +119,8 @@ file|path|||RFC 1035 zone file ($INCLUDE only inside its directory)
 ttl|int:0:2147483647|3600||TTL of records that give none
 allow_transfer|addressOrCIDR||L|clients allowed to AXFR/IXFR the zone over TCP (none by default)
 notify|hostPort:53||L|secondaries sent a NOTIFY when the zone's serial changes
+primary|hostPort:53||L|a secondary zone: transferred (IXFR, else AXFR) from these primaries, kept in the store, refreshed on their SOA timers and on NOTIFY
+allow_notify|addressOrCIDR||L|secondary zone: who may NOTIFY it (default: its primaries)
 dynamic|bool|0||the API may write services (/v1/services) into this zone
 fallback|address||L|dynamic zone: answer for names without data (IPv4 for A, IPv6 for AAAA queries)
 service_ttl|int:0:2147483647|5||dynamic zone: TTL of services written with ttl 0

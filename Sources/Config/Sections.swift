@@ -136,6 +136,9 @@ public struct ZoneSection: Sendable {
     public var ttl: Int
     public var allowTransfer: [String]
     public var notify: [String]
+    /// A secondary zone's primaries (`ADDR[:PORT]`) and who may NOTIFY it.
+    public var primary: [String]
+    public var allowNotify: [String]
     public var dynamic: Bool
     public var fallback: [String]
     public var serviceTTL: Int
@@ -148,6 +151,8 @@ public struct ZoneSection: Sendable {
         ttl = r.number("ttl")
         allowTransfer = r.list("allow_transfer")
         notify = r.list("notify")
+        primary = r.list("primary")
+        allowNotify = r.list("allow_notify")
         dynamic = r.flag("dynamic")
         fallback = r.list("fallback")
         serviceTTL = r.number("service_ttl")

@@ -28,6 +28,8 @@ final class DnsTCP: StreamHandler {
     let upstream: UpstreamSockets
     private(set) var queries: UInt64 = 0
     private(set) var transfers: UInt64 = 0
+    /// An accepted NOTIFY for a secondary zone (the query, its sender).
+    var onNotify: ((UnsafeRawBufferPointer, SocketAddress) -> Void)?
     private let out = UnsafeMutableRawBufferPointer.allocate(byteCount: TCPFraming.maxMessage, alignment: 8)
 
     init(loop: EventLoop, frontend: Frontend, maxConnections: Int, idleTimeoutMs: Int) {
@@ -84,6 +86,9 @@ final class DnsTCP: StreamHandler {
             switch d {
             case .answer(.reply(let n)):
                 if n > 0 { queue(c, n) }
+            case .answer(.notify(let n)):
+                if n > 0 { queue(c, n) }
+                c.input.withUnsafeBytes { all in onNotify?(UnsafeRawBufferPointer(rebasing: all[range]), c.peer) }
             case .answer(.forward(let g)):
                 // Answered when the upstream replies (responses may come out of order, §7).
                 c.state.owed += 1

@@ -38,6 +38,8 @@ public final class DnsdService: Service {
     private var tcpListeners: [Socket] = []
     private var tcp: DnsTCP
     private let notifier: NotifySender
+    private let secondaries: SecondaryZones
+    private let inbox = NotifyInbox()
 
     /// `threaded: false` creates the workers without threads; tests then
     /// drive them with `runWorkersOnce`.
@@ -46,6 +48,7 @@ public final class DnsdService: Service {
         self.threaded = threaded
         notifier = NotifySender(loop: host.loop)
         feed = ZoneFeed(store: host.storeHandle(.optional))
+        secondaries = SecondaryZones(loop: host.loop, store: feed.store)
         let empty = Frontend(answerer: Answerer(snapshot: Snapshot(zones: [])), forwarding: nil, cache: nil)
         frontend = empty
         tcp = DnsTCP(loop: host.loop, frontend: empty, maxConnections: host.config.dnsd.tcpMaxConnections,
@@ -71,6 +74,19 @@ public final class DnsdService: Service {
         }
         feed.store.open()
         feed.refresh()
+        secondaries.onChange = { [unowned(unsafe) self] in
+            self.rebuild(self.host.config, reason: "secondary zone", reuse: true)
+        }
+        tcp.onNotify = { [unowned(unsafe) self] q, peer in self.notified(q, peer) }
+        do throws(SysError) {
+            guard inbox.fd >= 0 else { throw SysError.last("eventfd") }
+            try host.loop.add(fd: inbox.fd) { [unowned(unsafe) self] _ in
+                for (q, peer) in self.inbox.take() { q.withUnsafeBytes { self.notified($0, peer) } }
+            }
+        } catch {
+            log.error("cannot watch for NOTIFY: \(error.description)")
+            return false
+        }
         rebuild(c, reason: "start")
         workerCount = DnsdService.workerCount(c)
         do throws(SysError) {
@@ -78,7 +94,10 @@ public final class DnsdService: Service {
             // spreads each address's clients over its workers.
             for i in 0..<workerCount {
                 for a in listen {
-                    workers.append(try UDPWorker(index: i, frontend: frontend, address: a, threaded: threaded))
+                    let w = try UDPWorker(index: i, frontend: frontend, address: a, threaded: threaded)
+                    let box = inbox
+                    w.onNotify = { q, peer in box.post(q, from: peer) }
+                    workers.append(w)
                 }
             }
             for a in listen {
@@ -147,6 +166,7 @@ public final class DnsdService: Service {
         for w in workers { w.requestStop() }
         for w in workers { w.join() }
         tcp.stop()
+        secondaries.stop()
         for t in tcpListeners { t.close() }
         tcpListeners.removeAll()
     }
@@ -165,6 +185,12 @@ public final class DnsdService: Service {
         if feed.refresh() { rebuild(host.config, reason: "store generation \(feed.generation)") }
     }
 
+    /// A NOTIFY the answer path accepted (UDP through the inbox, TCP directly).
+    private func notified(_ query: UnsafeRawBufferPointer, _ peer: SocketAddress) {
+        guard let zone = answerer.acceptedNotify(query, peer: peer) else { return }
+        secondaries.notified(zone, from: peer)
+    }
+
     private func interfacesChanged() {
         log.debug("interfaces changed")
         rebuild(host.config, reason: "interfaces changed", reuse: true)
@@ -181,8 +207,10 @@ public final class DnsdService: Service {
     /// logged (the zone is skipped, or its previous version kept).
     private func rebuild(_ c: Config, reason: String, reuse: Bool? = nil) {
         let fromStore = reason.hasPrefix("store generation")
+        secondaries.configure(SecondaryZones.wanted(c, api: feed.apiSecondaries),
+                              configNames: c.zones.filter { !$0.primary.isEmpty }.map { $0.key })
         let (snapshot, changed, errors) = feed.build(c, served: answerer.snapshot, subnets: dhcpSubnets(c),
-                                                     reuse: reuse ?? fromStore)
+                                                     reuse: reuse ?? fromStore, secondaries: secondaries.served())
         for e in errors { log.error(e) }
         let next = Answerer(snapshot: snapshot, nsid: c.dnsd.nsid.map { Array($0.utf8) }, version: Array(c.dnsd.version.utf8))
         publish(makeFrontend(c, next))
@@ -195,7 +223,7 @@ public final class DnsdService: Service {
             log.log(level, "serving \(zones.count) zones", [("reason", reason),
                       ("zones", zones.map { "\($0.origin)@\($0.serial)" }.joined(separator: ","))])
         }
-        for (z, p) in changed where !p.notify.isEmpty { notifier.notify(z, targets: p.notify) }
+        for (z, p) in changed where !p.notify.isEmpty && !p.unavailable { notifier.notify(z, targets: p.notify) }
     }
 
     /// Hands a new frontend to every thread.

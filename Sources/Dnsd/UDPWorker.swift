@@ -35,6 +35,9 @@ final class UDPWorker {
     private var thread: Thread?
     /// Written by the worker only; read (racily, for status) by the main thread.
     private(set) var queries: UInt64 = 0
+    /// An accepted NOTIFY for a secondary zone; called on this worker's
+    /// thread (set before the thread starts).
+    var onNotify: ((UnsafeRawBufferPointer, SocketAddress) -> Void)?
 
     init(index: Int, frontend: Frontend, address: SocketAddress, threaded: Bool) throws(SysError) {
         self.index = index
@@ -160,15 +163,13 @@ final class UDPWorker {
         while i < n {
             let slot = batch.buffer(i)
             let query = UnsafeRawBufferPointer(start: slot.baseAddress, count: batch.length(i))
-            let peer = forwarding ? batch.peer(i) : SocketAddress.none
+            let peer = forwarding || Frontend.isNotify(query) ? batch.peer(i) : SocketAddress.none
             switch frontend.handle(query, into: out, udp: true, peer: peer, now: now, local: local) {
             case .reply(let len):
-                if len > 0 && len <= slot.count, let dst = slot.baseAddress, let src = out.baseAddress {
-                    dst.copyMemory(from: src, byteCount: len)
-                    batch.setReply(i, length: len)
-                } else {
-                    batch.setReply(i, length: 0)
-                }
+                setReply(i, slot, len)
+            case .notify(let len):
+                onNotify?(query, peer)
+                setReply(i, slot, len)
             case .forward(let group):
                 batch.setReply(i, length: 0)
                 upstream.engine.start(query, group: group, client: .udp(peer: peer, local: wildcard ? batch.local(i) : nil),
@@ -178,5 +179,15 @@ final class UDPWorker {
         }
         batch.sendReplies(on: socket, count: n)
         queries &+= UInt64(n)
+    }
+
+    @inline(__always)
+    private func setReply(_ i: Int, _ slot: UnsafeMutableRawBufferPointer, _ len: Int) {
+        if len > 0 && len <= slot.count, let dst = slot.baseAddress, let src = out.baseAddress {
+            dst.copyMemory(from: src, byteCount: len)
+            batch.setReply(i, length: len)
+        } else {
+            batch.setReply(i, length: 0)
+        }
     }
 }

@@ -19,6 +19,8 @@ final class ZoneFeed {
     private var zones: [StoredZone] = []
     private var services: [StoredService] = []
     private var leases: [StoredLease] = []
+    /// The secondary zones the API added (without their data).
+    private(set) var apiSecondaries: [StoredSecondary] = []
     private var failing = false
     /// Fingerprints of the served zones with a synthesized SOA.
     private var fingerprints: [DomainName: UInt64] = [:]
@@ -43,6 +45,7 @@ final class ZoneFeed {
             let (g, z) = try s.zones()
             leases = try s.leases()
             services = try s.services()
+            apiSecondaries = try s.secondaries().filter { $0.api }
             zones = z
             generation = g
             if failing { log.info("store readable again", [("generation", "\(g)")]) }
@@ -60,7 +63,8 @@ final class ZoneFeed {
     /// reused when their inputs did not change and `reuse` is set: a store
     /// change; a reload re-reads everything). Also returns the zones whose
     /// serial changed (NOTIFY them) and the errors to log.
-    func build(_ c: Config, served: Snapshot, subnets: [String: (UInt32, Int)], reuse: Bool)
+    func build(_ c: Config, served: Snapshot, subnets: [String: (UInt32, Int)], reuse: Bool,
+               secondaries: [DomainName: ZoneSet.SecondaryData] = [:])
         -> (snapshot: Snapshot, changed: [(CompiledZone, ZonePolicy)], errors: [String]) {
         var previous: [DomainName: ZoneSet.Previous] = [:]
         for z in served.compiledZones { previous[z.origin] = ZoneSet.Previous(serial: z.serial, fingerprint: fingerprints[z.origin]) }
@@ -70,7 +74,8 @@ final class ZoneFeed {
         let leaseZones = LeaseNames.zones(leases: leases, config: c, stored: zones + serviceZones, now: Int64(wall),
                                           subnets: subnets)
         let set = ZoneSet.load(c, stored: zones + serviceZones + leaseZones, previous: previous,
-                               now: UInt32(truncatingIfNeeded: wall), reusable: reuse ? inputHashes : [:])
+                               now: UInt32(truncatingIfNeeded: wall), reusable: reuse ? inputHashes : [:],
+                               secondaries: secondaries, apiSecondaries: apiSecondaries)
         var sources: [SnapshotZone] = []
         var nextFingerprints: [DomainName: UInt64] = [:]
         var kept: Set<DomainName> = []

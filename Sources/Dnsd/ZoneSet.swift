@@ -71,11 +71,19 @@ struct ZoneSet {
         var at: String
     }
 
+    /// What a secondary zone has to serve (`SecondaryZones.served`).
+    struct SecondaryData {
+        var zone: Zone?
+        var available: Bool
+    }
+
     struct ZoneSpec {
         var name: String
         var origin: DomainName
         var ttl: UInt32
         var file: String?
+        /// A secondary zone: the data its transfers brought.
+        var secondary: SecondaryData? = nil
         var records: [RecordSpec] = []
         var policy = ZonePolicy()
         /// SOA MNAME/RNAME and serial kept by the API for its zones.
@@ -97,6 +105,10 @@ struct ZoneSet {
             mix(mname ?? "")
             mix(rname ?? "")
             mix(serial.map { String($0) } ?? "")
+            if let sec = secondary {
+                mix(sec.available ? "secondary" : "unavailable")
+                mix(String(sec.zone?.soa?.serial ?? 0))
+            }
             for r in records {
                 mix(r.owner)
                 mix(r.type)
@@ -111,8 +123,11 @@ struct ZoneSet {
     /// inputs hash the same is not built again but kept (`.keep`): a store
     /// change (an API write, a lease) rebuilds only the zones it touched,
     /// not every zone file. A reload passes none, so everything is re-read.
+    /// `secondaries`: the zones transferred from primaries, by origin (a
+    /// `config zone` with `primary`, or one the API added: `apiSecondaries`).
     static func load(_ c: Config, stored: [StoredZone] = [], previous: [DomainName: Previous], now: UInt32,
-                     reusable: [DomainName: UInt64] = [:]) -> ZoneSet {
+                     reusable: [DomainName: UInt64] = [:], secondaries: [DomainName: SecondaryData] = [:],
+                     apiSecondaries: [StoredSecondary] = []) -> ZoneSet {
         var out = ZoneSet()
         var specs: [ZoneSpec] = []
         var byOrigin: [DomainName: Int] = [:]
@@ -148,12 +163,36 @@ struct ZoneSet {
                     out.errors.append("\(where_): notify '\(text)' is not an address[:port]; ignored")
                 }
             }
+            if !section.primary.isEmpty {
+                if section.file != nil {
+                    out.errors.append("\(where_): zone '\(name)' has both 'file' and 'primary'; zone \(origin) is not served")
+                    continue
+                }
+                spec.secondary = secondaries[origin] ?? SecondaryData(zone: nil, available: false)
+                for e in ZoneSet.secondaryPolicy(&spec.policy, primaries: section.primary, allowNotify: section.allowNotify) {
+                    out.errors.append("\(where_): \(e)")
+                }
+            }
+            byOrigin[origin] = specs.count
+            specs.append(spec)
+        }
+        for a in apiSecondaries {
+            guard let origin = try? DomainName(a.name + "."), byOrigin[origin] == nil else { continue }
+            var spec = ZoneSpec(name: a.name, origin: origin, ttl: 3600, file: nil)
+            spec.secondary = secondaries[origin] ?? SecondaryData(zone: nil, available: false)
+            for e in ZoneSet.secondaryPolicy(&spec.policy, primaries: a.primaries, allowNotify: []) {
+                out.errors.append("secondary zone \(a.name) (API): \(e)")
+            }
             byOrigin[origin] = specs.count
             specs.append(spec)
         }
         for r in c.records {
             guard let i = specs.firstIndex(where: { $0.name == r.zone }) else {
                 out.errors.append("record at \(r.location.description): no zone named '\(r.zone)'")
+                continue
+            }
+            if specs[i].secondary != nil {
+                out.errors.append("record at \(r.location.description): zone '\(r.zone)' is a secondary zone (its records come from its primaries); ignored")
                 continue
             }
             specs[i].records.append(RecordSpec(owner: r.name, type: r.type, value: r.value,
@@ -170,6 +209,10 @@ struct ZoneSet {
             }
             let i: Int
             if let known = byOrigin[origin] {
+                if specs[known].secondary != nil {
+                    out.errors.append("stored zone '\(s.name)' is a secondary zone here; its stored records are ignored")
+                    continue
+                }
                 i = known
             } else {
                 i = specs.count
@@ -194,6 +237,18 @@ struct ZoneSet {
                 out.inputHashes[spec.origin] = hash
                 continue
             }
+            if let sec = spec.secondary {
+                var policy = spec.policy
+                if let z = sec.zone, sec.available {
+                    out.sources.append(.fresh(z))
+                } else {
+                    policy.unavailable = true
+                    out.sources.append(.fresh(ZoneSet.placeholder(spec.origin)))
+                }
+                out.policies.append(policy)
+                out.inputHashes[spec.origin] = hash
+                continue
+            }
             switch build(spec, previous: old, now: now) {
             case .success(let (z, fingerprint)):
                 out.sources.append(.fresh(z))
@@ -214,6 +269,35 @@ struct ZoneSet {
     }
 
     struct LoadError: Error { var message: String }
+
+    /// A secondary zone's primaries and NOTIFY access (default: the
+    /// primaries' addresses); the errors of entries that do not parse.
+    static func secondaryPolicy(_ p: inout ZonePolicy, primaries: [String], allowNotify: [String]) -> [String] {
+        var errors: [String] = []
+        for text in primaries {
+            if let a = SocketAddress(hostPort: text, defaultPort: 53) {
+                p.primaries.append(a)
+                if allowNotify.isEmpty { p.allowNotify.add(bytes: a.bytes, prefix: a.count * 8) }
+            } else {
+                errors.append("primary '\(text)' is not an address[:port]; ignored")
+            }
+        }
+        for text in allowNotify {
+            if let cidr = CIDR(addressOrPrefix: text) {
+                p.allowNotify.add(bytes: cidr.address.bytes, prefix: cidr.prefix)
+            } else {
+                errors.append("allow_notify '\(text)' is not an address or prefix; ignored")
+            }
+        }
+        return errors
+    }
+
+    /// What an unavailable secondary zone compiles to: its apex with an SOA
+    /// (never served: the zone answers SERVFAIL).
+    static func placeholder(_ origin: DomainName) -> Zone {
+        let soa = SOA(mname: origin, rname: origin, serial: 0, refresh: 0, retry: 0, expire: 0, minimum: 0)
+        return Zone(origin: origin, records: [ResourceRecord(owner: origin, ttl: 0, rdata: .soa(soa))])
+    }
 
     /// FNV-1a over the records' text, SOA excluded: equal fingerprints mean
     /// the zone did not change (for the synthesized serial).

@@ -120,6 +120,10 @@ public enum Decision: Equatable {
     case reply(Int)
     /// Forward to group `g` of the `ForwardSetup`.
     case forward(Int)
+    /// A NOTIFY for a secondary zone from a peer allowed to send it: the
+    /// acknowledgement is in the output buffer (`Int` bytes); the caller
+    /// hands the query to the refresh (`Answerer.acceptedNotify`).
+    case notify(Int)
 }
 
 /// What `Frontend.handleStream` decided for a TCP query.
@@ -155,6 +159,7 @@ public final class Frontend {
     /// forward it. Hot-path safe for every `.reply`.
     public func handle(_ query: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer, udp: Bool,
                        peer: SocketAddress, now: UInt32, local: ResolverLocal) -> Decision {
+        if Frontend.isNotify(query) { return notify(query, into: out, udp: udp, peer: peer, local) }
         guard let fw = forwarding else { return reply(answerer.respond(to: query, into: out, udp: udp), out, local) }
         let q: Query
         do throws(DNSError) { q = try Query.parse(query) } catch {
@@ -192,6 +197,21 @@ public final class Frontend {
         case .notTransfer:
             return .answer(handle(query, into: out, udp: false, peer: peer, now: now, local: local))
         }
+    }
+
+    /// True when `query`'s header says opcode NOTIFY (callers read the
+    /// peer's address only then, or when forwarding).
+    @inline(__always)
+    public static func isNotify(_ query: UnsafeRawBufferPointer) -> Bool {
+        query.count > 2 && (query[2] >> 3) & 0xF == 4
+    }
+
+    func notify(_ query: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer, udp: Bool,
+                peer: SocketAddress, _ local: ResolverLocal) -> Decision {
+        guard let q = try? Query.parse(query) else { return reply(answerer.respond(to: query, into: out, udp: udp), out, local) }
+        let n = answerer.respond(q, into: out, udp: udp, peer: peer)
+        local.count(response: out, n)
+        return answerer.acceptedNotify(query, peer: peer) != nil ? .notify(n) : .reply(n)
     }
 
     @inline(__always)

@@ -67,6 +67,27 @@ public enum Migrations {
             ALTER TABLE zones ADD COLUMN rname TEXT;
             ALTER TABLE zones ADD COLUMN serial INTEGER;
             """),
+        Step(version: 5, summary: "secondary zones (transferred from a primary) and the IXFR journal", sql: """
+            CREATE TABLE secondary_zones (
+                name TEXT PRIMARY KEY,
+                primaries TEXT NOT NULL,
+                api INTEGER NOT NULL,
+                serial INTEGER,
+                checked INTEGER,
+                expires INTEGER,
+                zone TEXT,
+                updated INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE TABLE journal (
+                zone TEXT NOT NULL,
+                from_serial INTEGER NOT NULL,
+                to_serial INTEGER NOT NULL,
+                diff TEXT NOT NULL,
+                bytes INTEGER NOT NULL,
+                updated INTEGER NOT NULL,
+                PRIMARY KEY (zone, from_serial)
+            ) WITHOUT ROWID;
+            """),
     ]
 
     public static var latestVersion: Int { steps.last?.version ?? 0 }
