@@ -103,7 +103,9 @@ workers|int:0:64|0||UDP worker threads; 0 = one per CPU the process may use
 nsid|string|||NSID (RFC 5001) and hostname.bind / id.server answer
 version|string|dnsbox||version.bind answer
 tcp_idle_timeout|duration|10s||close a TCP connection idle this long
-tcp_max_connections|int:1:65535|1000||concurrent TCP connections; more are closed at once
+tcp_max_connections|int:1:65535|1000||concurrent TCP connections; when full, the one idle longest is closed for a new one
+tcp_max_per_client|int:0:65535|0||TCP connections one client address may hold; 0 = a tenth of tcp_max_connections (at least 1)
+tcp_io_timeout|duration|2s||a query must arrive whole within this of its first byte (RFC 7766 §6.2.3)
 forwarder|hostPort:53||L|upstream servers for names outside the local zones (none: no forwarding)
 allow_recursion|addressOrCIDR||L|clients that may use forwarding and the cache (default: loopback + the router's subnets)
 cache_size|int:1:10000000|10000||cached RRsets and negative answers at most; the least used are evicted

@@ -89,6 +89,8 @@ public struct DnsdSection: Sendable {
     public var version: String
     public var tcpIdleTimeoutMs: Int
     public var tcpMaxConnections: Int
+    public var tcpMaxPerClient: Int
+    public var tcpIOTimeoutMs: Int
     public var forwarders: [String]
     /// Empty: loopback and the router's own subnets.
     public var allowRecursion: [String]
@@ -103,6 +105,8 @@ public struct DnsdSection: Sendable {
         version = r.text("version")
         tcpIdleTimeoutMs = r.duration("tcp_idle_timeout")
         tcpMaxConnections = r.number("tcp_max_connections")
+        tcpMaxPerClient = r.number("tcp_max_per_client")
+        tcpIOTimeoutMs = r.duration("tcp_io_timeout")
         forwarders = r.list("forwarder")
         allowRecursion = r.list("allow_recursion")
         cacheSize = r.number("cache_size")

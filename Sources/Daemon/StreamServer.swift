@@ -36,6 +36,12 @@ public final class StreamConnection<State> {
     public var busy = false
     /// The connection expires when idle past this (monotonic ns).
     public var deadline: UInt64
+    /// When the unconsumed input started arriving (0: none): a message must
+    /// be whole within `messageTimeoutMs` of its first byte.
+    var partialSince: UInt64 = 0
+    /// The last read or write (monotonic ns): under pressure the longest
+    /// idle connection is closed first.
+    var lastActivity: UInt64 = 0
     public internal(set) var closed = false
     var events: UInt32 = 0
     /// No longer in the event loop (the peer hung up while an answer was owed).
@@ -57,6 +63,9 @@ public final class StreamConnection<State> {
     public func consume(_ n: Int) {
         guard n > 0 else { return }
         if n >= input.count { input.removeAll(keepingCapacity: true) } else { input.removeFirst(n) }
+        // What is left is the start of the next message: its clock restarts
+        // (stamped at the next read or sweep).
+        partialSince = input.isEmpty ? 0 : UInt64.max
     }
 
     /// Drops all input (after an error answer).
@@ -82,14 +91,22 @@ public struct StreamLimits {
     /// True: reading or writing moves the deadline (idle timeout). False:
     /// the handler sets `deadline` itself (a whole request within a time).
     public var activityExtendsDeadline: Bool
+    /// A message (the input not yet consumed) must arrive whole within this
+    /// of its first byte (RFC 7766 §6.2.3; Knot's tcp-io-timeout): a peer
+    /// trickling a byte at a time does not keep its slot. 0: no limit.
+    public var messageTimeoutMs: UInt64
+    /// Connections one peer address may hold (0: no cap).
+    public var maxPerPeer: Int
 
     public init(maxConnections: Int, maxInput: Int, maxOutput: Int, idleTimeoutMs: UInt64,
-                activityExtendsDeadline: Bool = true) {
+                activityExtendsDeadline: Bool = true, messageTimeoutMs: UInt64 = 0, maxPerPeer: Int = 0) {
         self.maxConnections = maxConnections
         self.maxInput = maxInput
         self.maxOutput = maxOutput
         self.idleTimeoutMs = idleTimeoutMs
         self.activityExtendsDeadline = activityExtendsDeadline
+        self.messageTimeoutMs = messageTimeoutMs
+        self.maxPerPeer = maxPerPeer
     }
 }
 
@@ -126,6 +143,12 @@ public final class StreamServer<H: StreamHandler> {
     public var limits: StreamLimits
     private var listeners: [Socket] = []
     private var connections: [UInt64: Connection] = [:]
+    /// Connections per peer address (port 0).
+    private var perPeer: [SocketAddress: Int] = [:]
+    /// Connections refused for their peer's cap, and idle ones closed to
+    /// make room (for status and tests).
+    public private(set) var refusedPerPeer: UInt64 = 0
+    public private(set) var evictedIdle: UInt64 = 0
     private var nextID: UInt64 = 0
     private var chunk = [UInt8](repeating: 0, count: 65536)
     private var sweep: EventLoop.TimerID?
@@ -176,7 +199,14 @@ public final class StreamServer<H: StreamHandler> {
                 return pause(error)
             }
             guard let (sock, peer) = next else { return }
-            if connections.count >= limits.maxConnections {
+            var key = peer
+            key.port = 0
+            let held = perPeer[key] ?? 0
+            // Full: make room by closing the connection idle the longest
+            // (RFC 7766 §6.2.2), unless this peer is at its own cap.
+            let overPeer = limits.maxPerPeer > 0 && held >= limits.maxPerPeer
+            if overPeer || (connections.count >= limits.maxConnections && !evictIdle()) {
+                if overPeer { refusedPerPeer &+= 1 }
                 let last = handler.refusalMessage()
                 if !last.isEmpty { _ = try? sock.send(last) }
                 sock.close()
@@ -192,7 +222,9 @@ public final class StreamServer<H: StreamHandler> {
                 sock.close()
                 continue
             }
+            c.lastActivity = loop.now()
             connections[c.id] = c
+            perPeer[key] = held &+ 1
             armSweep()
         }
     }
@@ -223,7 +255,25 @@ public final class StreamServer<H: StreamHandler> {
     }
 
     private func touch(_ c: Connection) {
-        if limits.activityExtendsDeadline { c.deadline = loop.now() &+ limits.idleTimeoutMs &* 1_000_000 }
+        let now = loop.now()
+        c.lastActivity = now
+        if limits.activityExtendsDeadline { c.deadline = now &+ limits.idleTimeoutMs &* 1_000_000 }
+    }
+
+    /// Closes the connection idle the longest (nothing owed, nothing half
+    /// received, nothing to send); false when every connection is working.
+    private func evictIdle() -> Bool {
+        var oldest: Connection? = nil
+        for (_, c) in connections where !c.busy && c.pendingOutput == 0 && c.input.isEmpty {
+            if oldest == nil || c.lastActivity < oldest!.lastActivity { oldest = c }
+        }
+        guard let c = oldest else { return false }
+        evictedIdle &+= 1
+        handler.expired(c)
+        c.closeWhenFlushed = true
+        flush(c)
+        close(c)
+        return true
     }
 
     private func wantsRead(_ c: Connection) -> Bool {
@@ -264,6 +314,7 @@ public final class StreamServer<H: StreamHandler> {
                 c.peerClosed = true
                 break
             }
+            if c.input.isEmpty || c.partialSince == 0 || c.partialSince == UInt64.max { c.partialSince = loop.now() }
             chunk.withUnsafeBytes { c.appendInput(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
             touch(c)
         }
@@ -315,6 +366,9 @@ public final class StreamServer<H: StreamHandler> {
         c.closed = true
         if !c.detached { loop.remove(fd: c.socket.fd) }
         connections[c.id] = nil
+        var key = c.peer
+        key.port = 0
+        if let n = perPeer[key] { perPeer[key] = n > 1 ? n &- 1 : nil }
         c.socket.close()
         handler.closed(c)
         if connections.isEmpty, let t = sweep {
@@ -326,7 +380,13 @@ public final class StreamServer<H: StreamHandler> {
     private func expire() {
         let now = loop.now()
         var late: [Connection] = []
-        for (_, c) in connections where !c.busy && now > c.deadline { late.append(c) }
+        let slow = limits.messageTimeoutMs &* 1_000_000
+        for (_, c) in connections where !c.busy {
+            if c.partialSince == UInt64.max { c.partialSince = now }
+            if now > c.deadline || (slow > 0 && !c.input.isEmpty && c.partialSince != 0 && now &- c.partialSince > slow) {
+                late.append(c)
+            }
+        }
         for c in late {
             handler.expired(c)
             c.closeWhenFlushed = true

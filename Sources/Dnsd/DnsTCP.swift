@@ -4,6 +4,7 @@
 // out message by message as the client reads them.
 
 import Authority
+import Config
 import Daemon
 import DNS
 import Resolver
@@ -32,24 +33,26 @@ final class DnsTCP: StreamHandler {
     var onNotify: ((UnsafeRawBufferPointer, SocketAddress) -> Void)?
     private let out = UnsafeMutableRawBufferPointer.allocate(byteCount: TCPFraming.maxMessage, alignment: 8)
 
-    init(loop: EventLoop, frontend: Frontend, maxConnections: Int, idleTimeoutMs: Int) {
+    init(loop: EventLoop, frontend: Frontend, settings: DnsdSection) {
         self.loop = loop
         self.frontend = frontend
         upstream = UpstreamSockets(loop: loop, frontend: frontend, local: local)
-        server = StreamServer(loop: loop, limits: DnsTCP.limits(maxConnections, idleTimeoutMs), handler: self)
+        server = StreamServer(loop: loop, limits: DnsTCP.limits(settings), handler: self)
         upstream.onAnswer = { [unowned(unsafe) self] client, bytes in self.deliver(client, bytes) }
     }
 
     deinit { out.deallocate() }
 
-    static func limits(_ maxConnections: Int, _ idleMs: Int) -> StreamLimits {
+    static func limits(_ d: DnsdSection) -> StreamLimits {
         // One whole message and its prefix may wait unanswered beside a partial one.
-        StreamLimits(maxConnections: maxConnections, maxInput: 2 * (TCPFraming.maxMessage + 2), maxOutput: 1 << 20,
-                     idleTimeoutMs: UInt64(max(idleMs, 1)))
+        let perClient = d.tcpMaxPerClient > 0 ? d.tcpMaxPerClient : max(1, d.tcpMaxConnections / 10)
+        return StreamLimits(maxConnections: d.tcpMaxConnections, maxInput: 2 * (TCPFraming.maxMessage + 2),
+                            maxOutput: 1 << 20, idleTimeoutMs: UInt64(max(d.tcpIdleTimeoutMs, 1)),
+                            messageTimeoutMs: UInt64(max(d.tcpIOTimeoutMs, 0)), maxPerPeer: perClient)
     }
 
-    func configure(maxConnections: Int, idleTimeoutMs: Int) {
-        server.limits = DnsTCP.limits(maxConnections, idleTimeoutMs)
+    func configure(_ d: DnsdSection) {
+        server.limits = DnsTCP.limits(d)
     }
 
     func adopt(_ f: Frontend) {

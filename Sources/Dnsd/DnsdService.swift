@@ -51,8 +51,7 @@ public final class DnsdService: Service {
         secondaries = SecondaryZones(loop: host.loop, store: feed.store)
         let empty = Frontend(answerer: Answerer(snapshot: Snapshot(zones: [])), forwarding: nil, cache: nil)
         frontend = empty
-        tcp = DnsTCP(loop: host.loop, frontend: empty, maxConnections: host.config.dnsd.tcpMaxConnections,
-                     idleTimeoutMs: host.config.dnsd.tcpIdleTimeoutMs)
+        tcp = DnsTCP(loop: host.loop, frontend: empty, settings: host.config.dnsd)
     }
 
     // MARK: Service
@@ -130,7 +129,7 @@ public final class DnsdService: Service {
             return .needsRestart("option listen changed")
         }
         if DnsdService.workerCount(next) != workerCount { return .needsRestart("option workers changed") }
-        tcp.configure(maxConnections: next.dnsd.tcpMaxConnections, idleTimeoutMs: next.dnsd.tcpIdleTimeoutMs)
+        tcp.configure(next.dnsd)
         feed.refresh()
         rebuild(next, reason: "reload")
         return .applied
