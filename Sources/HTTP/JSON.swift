@@ -2,7 +2,8 @@
 ///
 /// Numbers keep their text: the API needs integers only (`number`'s
 /// `int` reads them), and Embedded Swift has no float parser. Objects keep
-/// their members in order; a repeated key keeps its last value on lookup.
+/// their members in order; a repeated key is an error (two parsers reading
+/// one body differently is a known request-smuggling class).
 public enum JSON {
     case null
     case bool(Bool)
@@ -158,6 +159,7 @@ struct JSONParser {
         case UInt8(ascii: "{"):
             i += 1
             var members: [(key: String, value: JSON)] = []
+            var seen: Set<String> = []   // from the 16th key on; a scan below that
             skipSpace()
             if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
             while true {
@@ -168,6 +170,10 @@ struct JSONParser {
                 guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
                 i += 1
                 skipSpace()
+                if members.count < 16 ? members.contains(where: { $0.key == k }) : !seen.insert(k).inserted {
+                    throw fail("duplicate key '\(k)'")
+                }
+                if members.count == 15 { for m in members { seen.insert(m.key) }; seen.insert(k) }
                 let v = try value(depth: depth + 1)
                 members.append((k, v))
                 skipSpace()

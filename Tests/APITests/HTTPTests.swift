@@ -3,15 +3,29 @@ import Testing
 
 @Suite struct JSONTests {
     @Test func parsesAndSerializesRoundTrip() throws {
-        let text = #"{"a":[1,-2,3.5e2,true,false,null],"b":{"c":"x\"y\\z\n\u00e9\ud83d\ude00"},"a":"last"}"#
+        let text = #"{"a":[1,-2,3.5e2,true,false,null],"b":{"c":"x\"y\\z\n\u00e9\ud83d\ude00"},"d":"last"}"#
         let v = try JSON.parse(Array(text.utf8))
-        #expect(v["a"]?.string == "last")  // a repeated key: the last wins
+        #expect(v["d"]?.string == "last")
         #expect(v["b"]?["c"]?.string == "x\"y\\z\né😀")
         #expect(v.members?.count == 3)
         let again = try JSON.parse(Array(v.serialized.utf8))
         #expect(again.serialized == v.serialized)
         #expect(try JSON.parse(Array("  42 ".utf8)).int == 42)
         #expect(try JSON.parse(Array("4.5".utf8)).int == nil)
+    }
+
+    @Test func rejectsDuplicateKeysAtAnyDepthAndSize() throws {
+        // {"type":"AAAA",…,"type":"A"} must not create an A service.
+        #expect(throws: JSONError.self) { try JSON.parse(Array(#"{"type":"AAAA","name":"x","type":"A"}"#.utf8)) }
+        #expect(throws: JSONError.self) { try JSON.parse(Array(#"[{"a":{"b":1,"b":2}}]"#.utf8)) }
+        // Past 16 keys the check goes through a set: still caught, first and last.
+        let many = (0..<40).map { ""k\($0)":\($0)" }.joined(separator: ",")
+        #expect(throws: JSONError.self) { try JSON.parse(Array("{\(many),"k0":1}".utf8)) }
+        #expect(throws: JSONError.self) { try JSON.parse(Array("{\(many),"k39":1}".utf8)) }
+        #expect(throws: JSONError.self) { try JSON.parse(Array("{\(many),"k15":1}".utf8)) }
+        #expect(try JSON.parse(Array("{\(many)}".utf8)).members?.count == 40)
+        // The same key in sibling objects is fine.
+        #expect(try JSON.parse(Array(#"[{"a":1},{"a":2}]"#.utf8)).array?.count == 2)
     }
 
     @Test func rejectsMalformedTextWithAnOffset() {
