@@ -19,10 +19,10 @@ import Testing
         #expect(throws: JSONError.self) { try JSON.parse(Array(#"{"type":"AAAA","name":"x","type":"A"}"#.utf8)) }
         #expect(throws: JSONError.self) { try JSON.parse(Array(#"[{"a":{"b":1,"b":2}}]"#.utf8)) }
         // Past 16 keys the check goes through a set: still caught, first and last.
-        let many = (0..<40).map { ""k\($0)":\($0)" }.joined(separator: ",")
-        #expect(throws: JSONError.self) { try JSON.parse(Array("{\(many),"k0":1}".utf8)) }
-        #expect(throws: JSONError.self) { try JSON.parse(Array("{\(many),"k39":1}".utf8)) }
-        #expect(throws: JSONError.self) { try JSON.parse(Array("{\(many),"k15":1}".utf8)) }
+        let many = (0..<40).map { "\"k\($0)\":\($0)" }.joined(separator: ",")
+        #expect(throws: JSONError.self) { try JSON.parse(Array("{\(many),\"k0\":1}".utf8)) }
+        #expect(throws: JSONError.self) { try JSON.parse(Array("{\(many),\"k39\":1}".utf8)) }
+        #expect(throws: JSONError.self) { try JSON.parse(Array("{\(many),\"k15\":1}".utf8)) }
         #expect(try JSON.parse(Array("{\(many)}".utf8)).members?.count == 40)
         // The same key in sibling objects is fine.
         #expect(try JSON.parse(Array(#"[{"a":1},{"a":2}]"#.utf8)).array?.count == 2)
