@@ -24,6 +24,9 @@ APT_PKGS=(
   isc-dhcp-client dhcpcd-base
   # HTTP API: client and CGI host in system tests, load generator in make bench
   curl lighttpd wrk
+  # ISC's DNS compliance tester genreport, built from ../shared/vendor by the
+  # conformance system tests (needs gcc, make and pkg-config above as well)
+  autoconf automake libtool libssl-dev
 )
 
 missing=()
@@ -65,5 +68,10 @@ fi
 # prometheus_client: its parser checks the API's /metrics in the system tests.
 if ! python3 -c 'import prometheus_client' 2>/dev/null; then
   pip_install prometheus_client
+fi
+# dnspython: builds the broken transfer streams a fake primary sends in the
+# transfer system tests (and reads TSIG-signed messages there).
+if ! python3 -c 'import dns.message' 2>/dev/null; then
+  pip_install dnspython
 fi
 exit 0

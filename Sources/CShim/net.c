@@ -350,8 +350,10 @@ uint8_t *dx_batch_buf(dx_batch *b, int i) {
     return IN_RANGE(b, i) ? b->bufs + (size_t)i * (size_t)b->bufsize : NULL;
 }
 int dx_batch_len(const dx_batch *b, int i) {
-    /* A datagram larger than the slot is truncated by the kernel (MSG_TRUNC). */
-    return IN_RANGE(b, i) ? (int)b->msgs[i].msg_len : 0;
+    /* A datagram larger than the slot is cut by the kernel and flagged
+       MSG_TRUNC: it reads as empty (dropped), never as a shorter query. */
+    if (!IN_RANGE(b, i) || (b->msgs[i].msg_hdr.msg_flags & MSG_TRUNC)) return 0;
+    return (int)b->msgs[i].msg_len;
 }
 int dx_batch_capacity(const dx_batch *b) { return b->bufsize; }
 void dx_batch_peer(const dx_batch *b, int i, dx_addr *out) {

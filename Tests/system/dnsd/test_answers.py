@@ -142,3 +142,22 @@ def test_mx_additional_edns_do_badvers_and_any(dnsd_types):
     assert answers and len({a.split()[3] for a in answers}) == 1  # RFC 8482: one RRset
     out = dig(dnsd_types, "nothere.types.test", "A", "+noedns")
     assert "status: NXDOMAIN" in out and "OPT PSEUDOSECTION" not in out
+
+
+def test_a_datagram_larger_than_the_receive_slot_is_dropped_not_cut(dnsd):
+    """A 5,000-byte datagram (a valid query followed by padding past the 4,096-byte
+    slot) must not be answered as if it ended at the slot."""
+    import socket as _socket
+    q = b"\x12\x34\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x01\x00\x01"
+    with _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM) as s:
+        s.settimeout(1.0)
+        s.sendto(q + b"\x00" * (5000 - len(q)), ("127.0.0.1", dnsd.port))
+        try:
+            reply, _ = s.recvfrom(4096)
+        except _socket.timeout:
+            reply = None
+        # 4,000 bytes: inside the slot, so answered (FORMERR: trailing data).
+        s.sendto(q + b"\x00" * (4000 - len(q)), ("127.0.0.1", dnsd.port))
+        small, _ = s.recvfrom(4096)
+    assert reply is None, f"an oversized datagram was answered: {reply[:12].hex()}"
+    assert small[:2] == b"\x12\x34"

@@ -1,0 +1,1 @@
+"""conformance: dnsd judged by other projects' protocol compliance testers (ISC's genreport)."""
