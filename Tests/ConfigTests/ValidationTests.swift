@@ -179,7 +179,7 @@ func validationError(_ text: String, schema: Schema = testSchema,
         #expect(global.option("user")?.defaultValue == nil)
         let dnsd = try #require(Schema.dnsbox.section("dnsd"))
         #expect(dnsd.optionNames == ["enabled", "listen", "workers", "nsid", "version", "tcp_idle_timeout", "tcp_max_connections",
-                                     "forwarder", "allow_recursion", "cache_size", "serve_stale", "upstream_timeout"])
+                                     "tcp_max_per_client", "tcp_io_timeout", "forwarder", "allow_recursion", "cache_size", "serve_stale", "upstream_timeout"])
         #expect(dnsd.option("forwarder")?.isList == true && dnsd.option("serve_stale")?.defaultValue == "1d")
         let forward = try #require(Schema.dnsbox.section("forward"))
         #expect(forward.optionNames == ["zone", "server", "fallback_local"])
@@ -187,7 +187,8 @@ func validationError(_ text: String, schema: Schema = testSchema,
         #expect(dnsd.option("workers")?.kind == .int(min: 0, max: 64) && dnsd.option("workers")?.defaultValue == "0")
         #expect(dnsd.option("listen")?.isList == true && dnsd.option("listen")?.kind == .hostPort(defaultPort: 53))
         let zone = try #require(Schema.dnsbox.section("zone"))
-        #expect(zone.optionNames == ["name", "file", "ttl", "allow_transfer", "notify", "dynamic", "fallback", "service_ttl"])
+        #expect(zone.optionNames == ["name", "file", "ttl", "allow_transfer", "notify", "primary", "allow_notify", "dynamic",
+                                     "fallback", "service_ttl"])
         #expect(zone.option("fallback")?.isList == true && zone.option("service_ttl")?.defaultValue == "5")
         #expect(zone.option("allow_transfer")?.kind == .addressOrCIDR && zone.option("allow_transfer")?.isList == true)
         #expect(OptionKind.addressOrCIDR.accepts("192.0.2.1") && OptionKind.addressOrCIDR.accepts("2001:db8::/32"))

@@ -110,16 +110,37 @@ final class Lines: StreamHandler {
         #expect(handler.server.count == 0 && handler.closedCount == 1)
     }
 
-    @Test func connectionsOverTheCapGetTheRefusalAndAreClosed() throws {
+    @Test func connectionsOverTheCapGetTheRefusalWhenNoneIsIdle() throws {
         let a = try connect(), b = try connect()
         defer { close(a); close(b) }
-        write(a, "1\n"); write(b, "2\n")
-        _ = read(a, until: "1\n"); _ = read(b, until: "2\n")
+        write(a, "LATER\n"); write(b, "LATER\n")   // both owe an answer: none may go
+        for _ in 0..<10 { loop.runOnce(timeoutMs: 5) }
         let c = try connect()
         defer { close(c) }
         let (text, eof) = read(c)
         #expect(text == "BUSY\n" && eof)
         #expect(handler.server.count == 2)
+        handler.answerOwed()
+    }
+
+    @Test func whenFullTheLongestIdleConnectionMakesRoom() throws {
+        let a = try connect()
+        defer { close(a) }
+        write(a, "1\n")
+        _ = read(a, until: "1\n")
+        for _ in 0..<4 { loop.runOnce(timeoutMs: 5) }
+        let b = try connect()
+        defer { close(b) }
+        write(b, "2\n")
+        _ = read(b, until: "2\n")
+        let c = try connect()
+        defer { close(c) }
+        write(c, "3\n")
+        #expect(read(c, until: "3\n").0 == "3\n")
+        #expect(read(a).1)   // a, idle the longest, was closed for c
+        #expect(handler.server.count == 2 && handler.server.evictedIdle == 1)
+        write(b, "4\n")
+        #expect(read(b, until: "4\n").0 == "4\n")
     }
 
     @Test func idleConnectionsExpireWithALastWordButOwedOnesDoNot() throws {
