@@ -67,7 +67,7 @@ public enum Migrations {
             ALTER TABLE zones ADD COLUMN rname TEXT;
             ALTER TABLE zones ADD COLUMN serial INTEGER;
             """),
-        Step(version: 5, summary: "secondary zones (transferred from a primary) and the IXFR journal", sql: """
+        Step(version: 5, summary: "secondary zones (transferred from a primary, kept across restarts)", sql: """
             CREATE TABLE secondary_zones (
                 name TEXT PRIMARY KEY,
                 primaries TEXT NOT NULL,
@@ -77,15 +77,6 @@ public enum Migrations {
                 expires INTEGER,
                 zone TEXT,
                 updated INTEGER NOT NULL
-            ) WITHOUT ROWID;
-            CREATE TABLE journal (
-                zone TEXT NOT NULL,
-                from_serial INTEGER NOT NULL,
-                to_serial INTEGER NOT NULL,
-                diff TEXT NOT NULL,
-                bytes INTEGER NOT NULL,
-                updated INTEGER NOT NULL,
-                PRIMARY KEY (zone, from_serial)
             ) WITHOUT ROWID;
             """),
     ]
