@@ -97,9 +97,13 @@ public struct StreamLimits {
     public var messageTimeoutMs: UInt64
     /// Connections one peer address may hold (0: no cap).
     public var maxPerPeer: Int
+    /// When full, close the connection idle the longest for a new one
+    /// (RFC 7766 §6.2.2, DNS) instead of refusing the new one (HTTP: 503).
+    public var evictIdleWhenFull: Bool
 
     public init(maxConnections: Int, maxInput: Int, maxOutput: Int, idleTimeoutMs: UInt64,
-                activityExtendsDeadline: Bool = true, messageTimeoutMs: UInt64 = 0, maxPerPeer: Int = 0) {
+                activityExtendsDeadline: Bool = true, messageTimeoutMs: UInt64 = 0, maxPerPeer: Int = 0,
+                evictIdleWhenFull: Bool = false) {
         self.maxConnections = maxConnections
         self.maxInput = maxInput
         self.maxOutput = maxOutput
@@ -107,6 +111,7 @@ public struct StreamLimits {
         self.activityExtendsDeadline = activityExtendsDeadline
         self.messageTimeoutMs = messageTimeoutMs
         self.maxPerPeer = maxPerPeer
+        self.evictIdleWhenFull = evictIdleWhenFull
     }
 }
 
@@ -205,7 +210,7 @@ public final class StreamServer<H: StreamHandler> {
             // Full: make room by closing the connection idle the longest
             // (RFC 7766 §6.2.2), unless this peer is at its own cap.
             let overPeer = limits.maxPerPeer > 0 && held >= limits.maxPerPeer
-            if overPeer || (connections.count >= limits.maxConnections && !evictIdle()) {
+            if overPeer || (connections.count >= limits.maxConnections && !(limits.evictIdleWhenFull && evictIdle())) {
                 if overPeer { refusedPerPeer &+= 1 }
                 let last = handler.refusalMessage()
                 if !last.isEmpty { _ = try? sock.send(last) }

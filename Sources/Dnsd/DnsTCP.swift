@@ -48,7 +48,8 @@ final class DnsTCP: StreamHandler {
         let perClient = d.tcpMaxPerClient > 0 ? d.tcpMaxPerClient : max(1, d.tcpMaxConnections / 10)
         return StreamLimits(maxConnections: d.tcpMaxConnections, maxInput: 2 * (TCPFraming.maxMessage + 2),
                             maxOutput: 1 << 20, idleTimeoutMs: UInt64(max(d.tcpIdleTimeoutMs, 1)),
-                            messageTimeoutMs: UInt64(max(d.tcpIOTimeoutMs, 0)), maxPerPeer: perClient)
+                            messageTimeoutMs: UInt64(max(d.tcpIOTimeoutMs, 0)), maxPerPeer: perClient,
+                            evictIdleWhenFull: true)
     }
 
     func configure(_ d: DnsdSection) {

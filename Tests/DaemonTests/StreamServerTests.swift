@@ -124,6 +124,7 @@ final class Lines: StreamHandler {
     }
 
     @Test func whenFullTheLongestIdleConnectionMakesRoom() throws {
+        handler.server.limits.evictIdleWhenFull = true
         let a = try connect()
         defer { close(a) }
         write(a, "1\n")
