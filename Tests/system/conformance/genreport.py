@@ -38,7 +38,17 @@ import pytest
 
 from helpers import ROOT
 
-TARBALL = ROOT.parent / "shared" / "vendor" / "dns-compliance-testing.tar.gz"
+def _tarball() -> Path:
+    """../shared/vendor beside the checkout; a clone elsewhere (CI's fresh
+    clone) finds it through DNSBOX_VENDOR or the workplace's /work/shared."""
+    name = "dns-compliance-testing.tar.gz"
+    for d in [os.environ.get("DNSBOX_VENDOR"), ROOT.parent / "shared" / "vendor", "/work/shared/vendor"]:
+        if d and (Path(d) / name).exists():
+            return Path(d) / name
+    return ROOT.parent / "shared" / "vendor" / name
+
+
+TARBALL = _tarball()
 CACHE = ROOT / ".build" / "genreport"
 BUILD_TOOLS = ["autoreconf", "aclocal", "automake", "libtoolize", "pkg-config", "gcc", "make", "tar"]
 
