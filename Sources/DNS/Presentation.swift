@@ -1,5 +1,6 @@
 // Shared pieces of the presentation (master file) format, RFC 1035 §5.1:
-// fields, character-strings with escapes, numbers, addresses and hex.
+// fields, character-strings with escapes, numbers, addresses, hex, base64
+// and base32hex (RFC 4648 §4, §7).
 // Everything here allocates and is meant for zone loading, logs and the API,
 // never for the query path.
 
@@ -19,6 +20,10 @@ public enum Presentation {
     @_optimize(size) public static func ipv6(hi: UInt64, lo: UInt64) -> String { formatIPv6(hi: hi, lo: lo) }
     /// Hex digits of `bytes`, lowercase unless `uppercase`.
     @_optimize(size) public static func hex(_ bytes: [UInt8], uppercase: Bool = false) -> String { hexEncode(bytes, uppercase: uppercase) }
+    /// RFC 4648 §4 base64 of `bytes`, padded, in one word.
+    @_optimize(size) public static func base64(_ bytes: [UInt8]) -> String { base64Encode(bytes[...]) }
+    /// Base64 text (no whitespace) → bytes; nil when malformed.
+    @_optimize(size) public static func base64(_ text: String) -> [UInt8]? { base64Decode(Array(text.utf8)) }
 }
 
 /// One whitespace-separated field of presentation text. Escapes are kept
@@ -297,5 +302,135 @@ public struct PresentationField: Equatable, Sendable {
         out.append(hi >= 0x61 ? hi &- shift : hi)
         out.append(lo >= 0x61 ? lo &- shift : lo)
     }
+    return String(decoding: out, as: UTF8.self)
+}
+
+/// Hex digits (either case) → bytes; nil for an odd count or a non-hex byte.
+@_optimize(size) func hexDecode(_ t: [UInt8]) -> [UInt8]? {
+    guard t.count & 1 == 0 else { return nil }
+    var out: [UInt8] = []
+    out.reserveCapacity(t.count >> 1)
+    var i = 0
+    while i < t.count {
+        guard let h = hexValue(t[i]), let l = hexValue(t[i &+ 1]) else { return nil }
+        out.append(h << 4 | l)
+        i &+= 2
+    }
+    return out
+}
+
+/// The value of a base64 digit (RFC 4648 §4, table 1); nil for any other
+/// byte, "=" included.
+@_optimize(size) func base64Value(_ c: UInt8) -> UInt8? {
+    switch c {
+    case 0x41...0x5A: return c &- 0x41
+    case 0x61...0x7A: return c &- 0x61 &+ 26
+    case 0x30...0x39: return c &- 0x30 &+ 52
+    case 0x2B: return 62
+    case 0x2F: return 63
+    default: return nil
+    }
+}
+
+/// RFC 4648 §4 base64 → bytes. Nil unless the length is a multiple of 4,
+/// every byte is a digit, and "=" pads only the last quantum (at most two).
+/// Bits left over under the padding are ignored.
+@_optimize(size) func base64Decode(_ t: [UInt8]) -> [UInt8]? {
+    guard t.count & 3 == 0 else { return nil }
+    var out: [UInt8] = []
+    out.reserveCapacity(t.count / 4 &* 3)
+    var acc: UInt32 = 0
+    var pad = 0
+    var i = 0
+    while i < t.count {
+        let c = t[i]
+        if c == 0x3D {                                     // "="
+            pad &+= 1
+            acc <<= 6
+        } else {
+            guard pad == 0, let v = base64Value(c) else { return nil }
+            acc = acc << 6 | UInt32(v)
+        }
+        i &+= 1
+        if i & 3 == 0 {
+            out.append(UInt8(truncatingIfNeeded: acc >> 16))
+            out.append(UInt8(truncatingIfNeeded: acc >> 8))
+            out.append(UInt8(truncatingIfNeeded: acc))
+            acc = 0
+        }
+    }
+    guard pad <= 2 else { return nil }
+    out.removeLast(pad)
+    return out
+}
+
+/// RFC 4648 §4 base64 with padding, one unbroken word.
+@_optimize(size) func base64Encode(_ b: ArraySlice<UInt8>) -> String {
+    let digits: StaticString = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    var out: [UInt8] = []
+    out.reserveCapacity((b.count &+ 2) / 3 &* 4)
+    var i = b.startIndex
+    while i < b.endIndex {
+        let n = b.endIndex &- i
+        var acc: UInt32 = 0
+        for k in 0..<3 { acc = acc << 8 | (k < n ? UInt32(b[i &+ k]) : 0) }
+        for k in 0..<4 { out.append(k <= n ? digits.utf8Start[Int(acc >> UInt32(18 &- 6 &* k) & 63)] : 0x3D) }
+        i &+= 3
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+/// The value of a base32hex digit (RFC 4648 §7: 0-9, A-V in either case).
+@_optimize(size) func base32hexValue(_ c: UInt8) -> UInt8? {
+    switch c {
+    case 0x30...0x39: return c &- 0x30
+    case 0x41...0x56, 0x61...0x76: return (c | 0x20) &- 0x61 &+ 10
+    default: return nil
+    }
+}
+
+/// Unpadded base32hex (RFC 4648 §7, as NSEC3 writes it, RFC 5155 §3.3) →
+/// bytes; nil for a non-digit or a length that ends mid-octet (1, 3 or 6
+/// digits past a multiple of 8). Leftover low bits are ignored.
+@_optimize(size) func base32hexDecode(_ t: [UInt8]) -> [UInt8]? {
+    switch t.count & 7 {
+    case 1, 3, 6: return nil
+    default: break
+    }
+    var out: [UInt8] = []
+    out.reserveCapacity(t.count &* 5 / 8)
+    var acc: UInt32 = 0
+    var bits = 0
+    for c in t {
+        guard let v = base32hexValue(c) else { return nil }
+        acc = (acc << 5 | UInt32(v)) & 0x1FFF
+        bits &+= 5
+        if bits >= 8 {
+            bits &-= 8
+            out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits)))
+        }
+    }
+    return out
+}
+
+/// Unpadded base32hex in uppercase (as BIND and dig print NSEC3 hashes).
+@_optimize(size) func base32hexEncode(_ b: ArraySlice<UInt8>) -> String {
+    @inline(__always) func digit(_ v: UInt32) -> UInt8 {
+        let x = UInt8(truncatingIfNeeded: v & 31)
+        return x < 10 ? 0x30 &+ x : 0x41 &+ x &- 10
+    }
+    var out: [UInt8] = []
+    out.reserveCapacity((b.count &* 8 &+ 4) / 5)
+    var acc: UInt32 = 0
+    var bits = 0
+    for x in b {
+        acc = (acc << 8 | UInt32(x)) & 0xFFF
+        bits &+= 8
+        while bits >= 5 {
+            bits &-= 5
+            out.append(digit(acc >> UInt32(bits)))
+        }
+    }
+    if bits > 0 { out.append(digit(acc << UInt32(5 &- bits))) }
     return String(decoding: out, as: UTF8.self)
 }

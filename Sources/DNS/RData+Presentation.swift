@@ -1,6 +1,7 @@
 // RDATA in presentation form, both ways (RFC 1035 §5.1 and each type's RFC).
 // Any type also accepts the generic form `\# LENGTH HEX…` (RFC 3597 §5);
-// types without a typed codec are printed in it. Allocates: zone loading,
+// types without a typed codec are printed in it. The DNSSEC types keep
+// opaque RDATA but have typed text (RData+DNSSEC.swift). Allocates: zone loading,
 // logs and the API only.
 
 import Core
@@ -82,7 +83,9 @@ extension RData {
             }
             return .caa(flags: flags, tag: tag, value: try unescapeCharacterString(f[2].text))
         default:
-            throw .badPresentation("type \(type) needs the generic form \\# LENGTH HEX")
+            let layout = dnssecLayout(type)
+            guard !layout.isEmpty else { throw .badPresentation("type \(type) needs the generic form \\# LENGTH HEX") }
+            return .unknown(type: type, data: try dnssecWire(type: type, layout, fields: f, origin: origin))
         }
     }
 
@@ -114,7 +117,8 @@ extension RData {
     }
 
     /// Presentation text as dig and BIND print it (absolute names, TXT and
-    /// CAA values quoted, AAAA per RFC 5952).
+    /// CAA values quoted, AAAA per RFC 5952, DNSSEC types as
+    /// RData+DNSSEC.swift describes).
     public var presentation: String {
         switch self {
         case .a(let v): return formatIPv4(v)
@@ -136,8 +140,8 @@ extension RData {
             out.append(0x20)
             quotedCharacterString(value, into: &out)
             return String(decoding: out, as: UTF8.self)
-        case .unknown(_, let data):
-            return Self.genericPresentation(data)
+        case .unknown(let t, let data):
+            return Self.dnssecPresentation(type: t, data) ?? Self.genericPresentation(data)
         }
     }
 

@@ -62,7 +62,9 @@ public enum RData: Equatable, Sendable {
     case srv(SRV)
     /// CAA (RFC 8659 §4.1): flags, tag (ASCII letters/digits), value.
     case caa(flags: UInt8, tag: [UInt8], value: [UInt8])
-    /// Any other type, as opaque bytes (RFC 3597 §3).
+    /// Any other type, as opaque bytes (RFC 3597 §3). The DNSSEC types
+    /// stay in this form too: their text is typed (RData+DNSSEC.swift),
+    /// their bytes are never compressed or case-folded.
     case unknown(type: RRType, data: [UInt8])
 
     /// The record type this RDATA belongs to.

@@ -26,7 +26,10 @@ public struct RRType: RawRepresentable, Hashable, Comparable, CustomStringConver
     public static let nsec = RRType(47)
     public static let dnskey = RRType(48)
     public static let nsec3 = RRType(50)
+    public static let nsec3param = RRType(51)
     public static let tlsa = RRType(52)
+    public static let cds = RRType(59)
+    public static let cdnskey = RRType(60)
     public static let svcb = RRType(64)
     public static let https = RRType(65)
     public static let ixfr = RRType(251)
@@ -39,7 +42,8 @@ public struct RRType: RawRepresentable, Hashable, Comparable, CustomStringConver
         (1, "A"), (2, "NS"), (5, "CNAME"), (6, "SOA"), (12, "PTR"), (13, "HINFO"),
         (15, "MX"), (16, "TXT"), (28, "AAAA"), (33, "SRV"), (35, "NAPTR"),
         (39, "DNAME"), (41, "OPT"), (43, "DS"), (46, "RRSIG"), (47, "NSEC"),
-        (48, "DNSKEY"), (50, "NSEC3"), (52, "TLSA"), (64, "SVCB"), (65, "HTTPS"),
+        (48, "DNSKEY"), (50, "NSEC3"), (51, "NSEC3PARAM"), (52, "TLSA"), (59, "CDS"),
+        (60, "CDNSKEY"), (64, "SVCB"), (65, "HTTPS"),
         (251, "IXFR"), (252, "AXFR"), (255, "ANY"), (257, "CAA"),
     ]
 
