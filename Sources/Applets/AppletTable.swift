@@ -22,7 +22,7 @@ public enum Applets {
     public static var version: String { Version.string }
 
     public static let table: [Applet] = [
-        entry(name: "dnsd", summary: "DNS server: authoritative zones, AXFR/IXFR out, NOTIFY; caching forwarder",
+        entry(name: "dnsd", summary: "DNS server: authoritative and secondary zones, AXFR/IXFR, NOTIFY; caching forwarder",
                usage: """
                dnsd [-c FILE]
                  Serves the zones of `config zone` / `config record` sections
