@@ -83,6 +83,8 @@ final class SecondaryZones {
     private var buffer = [UInt8](repeating: 0, count: 65536)
     private(set) var transfersIn: UInt64 = 0
     private(set) var transferFailures: UInt64 = 0
+    /// The config's secondary zones the store was last pruned to.
+    private var prunedFor: [String]? = nil
 
     init(loop: EventLoop, store: StoreHandle) {
         self.loop = loop
@@ -138,8 +140,15 @@ final class SecondaryZones {
             cancel(e)
             entries[origin] = nil
         }
-        if let s = store.current() {
-            try? s.pruneSecondaries(keeping: configNames)
+        // Only when the config's set changed: a rebuild (every lease, every
+        // API write) must not cost a durable write.
+        if configNames != prunedFor, let s = store.current() {
+            do throws(StoreError) {
+                try s.pruneSecondaries(keeping: configNames)
+                prunedFor = configNames
+            } catch {
+                log.error("cannot forget removed secondary zones in the store: \(error.description)")
+            }
         }
     }
 
