@@ -193,6 +193,13 @@ public final class Answerer {
         var hashes = SuffixHashes(qn)
         guard let first = snapshot.zoneIndex.closestEncloser(of: qn, hashes: hashes) else { return .refused }
         var zi = snapshot.zoneIndex.value(at: first.entry)
+        // DS at a zone's apex is the parent's to answer when the parent is
+        // served here too (RFC 4035 §3.1.4.1), as Knot and NSD do.
+        if qtype == .ds && first.labelsDropped == 0 && qn.labelCount > 0,
+           let parent = snapshot.zoneIndex.closestEncloser(of: qn, hashes: hashes, dropping: 1) {
+            let pz = snapshot.zoneIndex.value(at: parent.entry)
+            if !snapshot.policies[pz].unavailable { zi = pz }
+        }
         if snapshot.policies[zi].unavailable { return .servFail }
         var cur = qn
         var hops = 0

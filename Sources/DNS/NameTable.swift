@@ -227,9 +227,10 @@ public final class NameTable<Value> {
     /// the number of labels dropped to reach it: the closest enclosing zone
     /// or node. `hashes` are the name's suffix hashes. Hot-path safe.
     @inlinable
-    public func closestEncloser(of view: NameView, hashes: SuffixHashes) -> (entry: Int, labelsDropped: Int)? {
-        var k = 0
-        var suffix = view
+    public func closestEncloser(of view: NameView, hashes: SuffixHashes,
+                                dropping first: Int = 0) -> (entry: Int, labelsDropped: Int)? {
+        var k = first
+        guard var suffix = view.dropping(labels: first) else { return nil }
         while k <= view.labelCount {
             if let e = entry(suffix, hash: hashes.hash(droppingLabels: k)) { return (e, k) }
             guard let next = suffix.dropping(labels: 1) else { return nil }

@@ -310,6 +310,37 @@ func rdatas(_ rrs: [ResourceRecord], _ type: RRType) -> [RData] { rrs.filter { $
         #expect(m.authority.map { $0.type } == [.soa])
     }
 
+    @Test func dsAtChildApexIsAnsweredByServedParent() throws {
+        let parent = """
+        $TTL 300
+        @ SOA ns1 h 7 3600 600 86400 60
+        @ NS ns1
+        ns1 A 192.0.2.1
+        signed NS ns1.signed
+        signed DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
+        ns1.signed A 192.0.2.2
+        plain NS ns1.signed
+        """
+        let child = "$TTL 300\n@ SOA ns1 h 1 3600 600 86400 60\n@ NS ns1\nns1 A 192.0.2.2\n"
+        let p = try Zone.parse(Array(parent.utf8), file: "p", origin: DomainName("example."))
+        let c1 = try Zone.parse(Array(child.utf8), file: "c1", origin: DomainName("signed.example."))
+        let c2 = try Zone.parse(Array(child.utf8), file: "c2", origin: DomainName("plain.example."))
+        let a = Answerer(Snapshot(zones: [c1, p, c2]))
+        let ds = try ask(a, "signed.example.", .ds)
+        #expect(ds.header.aa && ds.rcode == .noError && ds.answers.map { $0.type } == [.ds])
+        // No DS in the parent: NODATA with the parent's SOA, not the child's.
+        let none = try ask(a, "plain.example.", .ds)
+        #expect(none.header.aa && none.answers.isEmpty)
+        #expect(none.authority.map { $0.name } == [try DomainName("example.")])
+        // Other types at the child's apex stay the child's.
+        let soa = try ask(a, "plain.example.", .soa)
+        #expect(soa.answers.map { $0.name } == [try DomainName("plain.example.")])
+        // Without the parent, the child answers DS for itself.
+        let alone = Answerer(Snapshot(zones: [c2]))
+        let own = try ask(alone, "plain.example.", .ds)
+        #expect(own.answers.isEmpty && own.authority.map { $0.name } == [try DomainName("plain.example.")])
+    }
+
     @Test func apexSOA() throws {
         let m = try ask(a, "example.com.", .soa)
         #expect(m.answers.count == 1 && m.answers[0].ttl == 3600)

@@ -161,3 +161,36 @@ def test_a_datagram_larger_than_the_receive_slot_is_dropped_not_cut(dnsd):
         small, _ = s.recvfrom(4096)
     assert reply is None, f"an oversized datagram was answered: {reply[:12].hex()}"
     assert small[:2] == b"\x12\x34"
+
+
+DS_PARENT = ("signed IN NS ns.signed\n"
+             "signed IN DS 12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF\n"
+             "ns.signed IN A 192.0.2.2\nplain IN NS ns.signed\n")
+
+
+def test_ds_at_a_child_apex_is_answered_from_the_parent_as_knot_does(dnsbox, knots, tmp_path):
+    """RFC 4035 §3.1.4.1: with parent and child both served, DS for the
+    child's apex comes from the parent (the DS itself, or NODATA with the
+    parent's SOA); every other type stays the child's. Knot serving the same
+    zones is the reference."""
+    from dnsd.upstream import SOA_NS, Reply, dig as rdig
+    zones = {"example.net": DS_PARENT, "signed.example.net": "", "plain.example.net": ""}
+    knot = knots(zones)
+    port = free_port()
+    conf = f"config dnsd 'main'\n\tlist listen '127.0.0.1:{port}'\n"
+    for name, text in zones.items():
+        (tmp_path / f"{name}.db").write_text("$TTL 300\n" + SOA_NS + text)
+        conf += f"config zone\n\toption name '{name}'\n\toption file '{tmp_path / (name + '.db')}'\n"
+    dnsbox.write_config(conf)
+    dnsbox.start("dnsd", "-c", str(dnsbox.config_path), name="dnsd")
+    dnsbox.wait_ready("dnsd")
+    for qname, qtype in (("signed.example.net", "DS"), ("plain.example.net", "DS"),
+                         ("plain.example.net", "SOA"), ("signed.example.net", "DNSKEY")):
+        ours = rdig(port, qname, qtype, "+norec")
+        theirs = rdig(knot.port, qname, qtype, "+norec")
+        assert (ours.status, ours.flags, ours.answer, ours.authority) == \
+               (theirs.status, theirs.flags, theirs.answer, theirs.authority), (qname, qtype, ours, theirs)
+    ds = rdig(port, "signed.example.net", "DS", "+norec")
+    assert ds.answer and ds.answer[0].split()[3] == "DS"
+    nodata = rdig(port, "plain.example.net", "DS", "+norec")
+    assert nodata.authority[0].startswith("example.net. ")
