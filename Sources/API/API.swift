@@ -8,7 +8,7 @@ import Zone
 
 /// The API's routes, with the name metrics and the audit log use.
 public enum Route: Int, CaseIterable {
-    case services, service, serviceRecords, state, zones, zone, records, record, health, leases, metrics
+    case services, service, serviceRecords, state, zones, zone, records, record, health, leases, metrics, transfer
 
     public var pattern: String {
         switch self {
@@ -23,6 +23,7 @@ public enum Route: Int, CaseIterable {
         case .health: return "/api/v1/health"
         case .leases: return "/api/v1/leases"
         case .metrics: return "/metrics"
+        case .transfer: return "/api/v1/zones/transfer"
         }
     }
 
@@ -32,7 +33,7 @@ public enum Route: Int, CaseIterable {
         case .service: return ["GET", "PUT", "DELETE"]
         case .serviceRecords: return ["POST", "DELETE"]
         case .state: return ["PUT"]
-        case .zones, .records: return ["GET", "POST"]
+        case .zones, .records, .transfer: return ["GET", "POST"]
         case .zone: return ["GET", "DELETE"]
         case .record: return ["GET", "PUT", "DELETE"]
         }
@@ -54,6 +55,7 @@ public enum Route: Int, CaseIterable {
             case "leases": return (.leases, [])
             default: return nil
             }
+        case 4 where s[0] == "api" && s[1] == "v1" && s[2] == "zones" && s[3] == "transfer": return (.transfer, [])
         case 4 where s[0] == "api" && s[1] == "v1" && s[2] == "zones": return (.zone, [s[3]])
         case 5 where s[0] == "api" && s[1] == "v1" && s[2] == "zones" && s[4] == "records": return (.records, [s[3]])
         case 6 where s[0] == "api" && s[1] == "v1" && s[2] == "zones" && s[4] == "records": return (.record, [s[3], s[5]])
@@ -275,6 +277,7 @@ public final class API {
         case .serviceRecords: return try serviceRecords(j, db)
         case .state: return try putState(j, db)
         case .zones: return try createZone(j, db)
+        case .transfer: return try addSecondary(j, db)
         case .zone: return try deleteZone(j, db)
         case .records: return try createRecord(j, db)
         case .record: return j.request.method == "PUT" ? try updateRecord(j, db) : try deleteRecord(j, db)
@@ -297,6 +300,7 @@ public final class API {
                 case .service: return try getService(req, params[0], store.db)
                 case .zones: return try listZones(req, store.db)
                 case .zone: return try getZone(params[0], store.db)
+                case .transfer: return try listSecondaries(store.db)
                 case .records: return try listRecords(req, params[0], store.db)
                 case .record: return try getRecord(params[0], params[1], store.db)
                 default: return .error(404, "no such endpoint")

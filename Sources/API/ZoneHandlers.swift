@@ -33,6 +33,10 @@ extension API {
         var all: [(String, JSON)] = []
         for z in settings.configZones { all.append((z.name, configZoneJSON(z))) }
         for z in try Zones.list(db).zones where !settings.isConfigZone(z.name) { all.append((z.name, storeZoneJSON(z))) }
+        let now = API.wallSeconds()
+        for z in try Secondaries.list(db) where z.api && !settings.isConfigZone(z.name) {
+            all.append((z.name, secondaryJSON(z, now: now)))
+        }
         all.sort { $0.0 < $1.0 }
         let pageItems = offset < all.count ? Array(all[offset..<min(all.count, offset + limit)]).map { $0.1 } : []
         return .json(200, .object([("zones", .array(pageItems)), ("total", JSON(all.count)), ("offset", JSON(offset)), ("limit", JSON(limit))]))
@@ -41,8 +45,9 @@ extension API {
     func getZone(_ id: String, _ db: Database) throws(StoreError) -> HTTPResponse {
         let n = Names.normalize(id)
         if let c = settings.configZones.first(where: { $0.name == n }) { return .json(200, configZoneJSON(c)) }
-        guard let z = try Zones.get(db, n) else { return .error(404, "no zone \(n)") }
-        return .json(200, storeZoneJSON(z))
+        if let z = try Zones.get(db, n) { return .json(200, storeZoneJSON(z)) }
+        guard let s = try Secondaries.get(db, n, withData: true), s.api else { return .error(404, "no zone \(n)") }
+        return .json(200, secondaryJSON(s, now: API.wallSeconds()))
     }
 
     func createZone(_ j: Job, _ db: Database) throws(StoreError) -> HTTPResponse {
@@ -70,6 +75,9 @@ extension API {
                 if key == "mname" { z.mname = n } else { z.rname = n }
             }
         }
+        if let s = try Secondaries.get(db, name), s.api {
+            return .error(409, "zone \(name) is a secondary zone (POST /api/v1/zones/transfer); delete it first", field: "name")
+        }
         guard try Zones.create(db, z) else { return .error(409, "zone \(name) exists", field: "name") }
         return .json(201, storeZoneJSON(z))
     }
@@ -77,7 +85,8 @@ extension API {
     func deleteZone(_ j: Job, _ db: Database) throws(StoreError) -> HTTPResponse {
         let n = Names.normalize(j.params[0])
         if settings.isConfigZone(n) { return .error(409, "zone \(n) is defined in the config file and is read-only here") }
-        guard try Zones.delete(db, n) else { return .error(404, "no zone \(n)") }
+        let deleted = try Zones.delete(db, n) ? true : try Secondaries.delete(db, n)
+        guard deleted else { return .error(404, "no zone \(n)") }
         return HTTPResponse(status: 204)
     }
 
@@ -88,7 +97,12 @@ extension API {
             return .failure(writing ? HTTPError(409, "zone \(n) is defined in the config file and is read-only here")
                                     : HTTPError(404, "zone \(n) is defined in the config file; its records are not served by the API"))
         }
-        guard let z = try Zones.get(db, n) else { return .failure(HTTPError(404, "no zone \(n)")) }
+        guard let z = try Zones.get(db, n) else {
+            if try Secondaries.get(db, n) != nil {
+                return .failure(HTTPError(writing ? 409 : 404, "zone \(n) is a secondary zone: its records come from its primaries"))
+            }
+            return .failure(HTTPError(404, "no zone \(n)"))
+        }
         return .success(z)
     }
 

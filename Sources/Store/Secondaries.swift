@@ -36,43 +36,17 @@ extension Store {
     /// Every secondary zone; `withData` also reads the zone texts.
     public func secondaries(withData: Bool = false) throws(StoreError) -> [StoredSecondary] {
         try db.readTransaction { () throws(StoreError) -> [StoredSecondary] in
-            let s = try db.prepare("SELECT name, primaries, api, serial, checked, expires, " +
-                                   (withData ? "zone" : "NULL") + " FROM secondary_zones ORDER BY name")
+            let s = try db.prepare("SELECT " + Secondaries.columns + (withData ? "zone" : "NULL") +
+                                   " FROM secondary_zones ORDER BY name")
+            defer { s.reset() }
             var out: [StoredSecondary] = []
-            while try s.step() {
-                out.append(StoredSecondary(name: s.string(0) ?? "", primaries: Store.split(s.string(1) ?? ""),
-                                           api: s.int(2) != 0, serial: s.isNull(3) ? nil : s.int(3),
-                                           checked: s.isNull(4) ? nil : s.int(4), expires: s.isNull(5) ? nil : s.int(5),
-                                           zone: s.isNull(6) ? nil : s.string(6)))
-            }
+            while try s.step() { out.append(Secondaries.row(s)) }
             return out
         }
     }
 
     static func split(_ list: String) -> [String] {
         list.split(separator: " ").map { String($0) }
-    }
-
-    /// Adds a secondary zone from the API (or changes its primaries); false
-    /// when a zone of that name is already a secondary from the config.
-    /// Moves the generation: dnsd starts transferring it.
-    @discardableResult
-    public func putSecondary(_ name: String, primaries: [String]) throws(StoreError) -> Bool {
-        try write { (db) throws(StoreError) -> Bool in
-            let s = try db.prepare("INSERT INTO secondary_zones(name, primaries, api, updated) VALUES(?1, ?2, 1, ?3) ON CONFLICT(name) DO UPDATE SET primaries = excluded.primaries, updated = excluded.updated WHERE api = 1")
-            s.bind(1, name).bind(2, primaries.joined(separator: " ")).bind(3, Sys.realtimeNanos() / 1_000_000_000)
-            try s.run()
-            return db.changes > 0
-        }
-    }
-
-    /// Removes a secondary zone and its data; false when there was none.
-    @discardableResult
-    public func deleteSecondary(_ name: String) throws(StoreError) -> Bool {
-        try write { (db) throws(StoreError) -> Bool in
-            try db.prepare("DELETE FROM secondary_zones WHERE name = ?1").bind(1, name).run()
-            return db.changes > 0
-        }
     }
 
     /// Keeps what a transfer brought (`zone` non-nil) or that the primary
@@ -104,5 +78,51 @@ extension Store {
             for n in gone { try db.prepare("DELETE FROM secondary_zones WHERE name = ?1").bind(1, n).run() }
             return false
         }
+    }
+}
+
+/// Secondary zone reads and writes inside the caller's transaction (the
+/// API commits a batch of requests in one; the commit moves the generation
+/// and dnsd starts transferring).
+public enum Secondaries {
+    static let columns = "name, primaries, api, serial, checked, expires, "
+
+    static func row(_ s: Statement) -> StoredSecondary {
+        StoredSecondary(name: s.string(0) ?? "", primaries: Store.split(s.string(1) ?? ""), api: s.int(2) != 0,
+                        serial: s.isNull(3) ? nil : s.int(3), checked: s.isNull(4) ? nil : s.int(4),
+                        expires: s.isNull(5) ? nil : s.int(5), zone: s.isNull(6) ? nil : s.string(6))
+    }
+
+    /// Every secondary zone, without the zone texts.
+    public static func list(_ db: Database) throws(StoreError) -> [StoredSecondary] {
+        let s = try db.prepare("SELECT " + columns + "NULL FROM secondary_zones ORDER BY name")
+        defer { s.reset() }
+        var out: [StoredSecondary] = []
+        while try s.step() { out.append(row(s)) }
+        return out
+    }
+
+    /// One secondary zone; `withData` also reads its zone text.
+    public static func get(_ db: Database, _ name: String, withData: Bool = false) throws(StoreError) -> StoredSecondary? {
+        let s = try db.prepare("SELECT " + columns + (withData ? "zone" : "NULL") + " FROM secondary_zones WHERE name = ?1")
+        defer { s.reset() }
+        s.bind(1, name)
+        return try s.step() ? row(s) : nil
+    }
+
+    /// Adds a secondary zone from the API, or changes its primaries; false
+    /// when a zone of that name is a secondary from the config.
+    public static func put(_ db: Database, _ name: String, primaries: [String]) throws(StoreError) -> Bool {
+        let s = try db.prepare("INSERT INTO secondary_zones(name, primaries, api, updated) VALUES(?1, ?2, 1, ?3) ON CONFLICT(name) DO UPDATE SET primaries = excluded.primaries, updated = excluded.updated WHERE api = 1")
+        s.bind(1, name).bind(2, primaries.joined(separator: " ")).bind(3, Sys.realtimeNanos() / 1_000_000_000)
+        try s.run()
+        return db.changes > 0
+    }
+
+    /// Removes an API secondary zone and its data; false when there was none.
+    @discardableResult
+    public static func delete(_ db: Database, _ name: String) throws(StoreError) -> Bool {
+        try db.prepare("DELETE FROM secondary_zones WHERE name = ?1 AND api = 1").bind(1, name).run()
+        return db.changes > 0
     }
 }
