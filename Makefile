@@ -75,6 +75,7 @@ fuzz:
 	scripts/fuzz.sh zone $(FUZZ_SECONDS)
 	scripts/fuzz.sh dhcp $(FUZZ_SECONDS)
 	scripts/fuzz.sh http $(FUZZ_SECONDS)
+	scripts/fuzz.sh xfr $(FUZZ_SECONDS)
 	scripts/fuzz.sh netlink $(FUZZ_SECONDS)
 
 clean:

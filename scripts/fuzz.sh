@@ -43,13 +43,19 @@ case "$TARGET" in
     MODULE=FuzzHTTP
     mapfile -t SOURCES < <(sources Core HTTP)
     ;;
+  xfr)
+    # The transfer reader alone: Secondary.swift is sans-I/O (DNS, Zone).
+    MODULE=FuzzXfr
+    mapfile -t SOURCES < <(sources Core DNS Zone)
+    SOURCES+=(Sources/Authority/Secondary.swift)
+    ;;
   netlink)
     # C: the rtnetlink parser of the shim, with a C harness (clang, not swiftc).
     LANGUAGE=c
     SOURCES=(Sources/CShim/netlink.c Sources/CShim/include/dx_shim.h)
     ;;
   *)
-    echo "fuzz.sh: unknown target '$TARGET' (known: uci, dns, zone, dhcp, http, netlink)" >&2
+    echo "fuzz.sh: unknown target '$TARGET' (known: uci, dns, zone, dhcp, http, xfr, netlink)" >&2
     exit 2
     ;;
 esac

@@ -18,6 +18,8 @@ public struct ZonePolicy {
     /// expired): queries for it get SERVFAIL (RFC 1034 §4.3.5) and it is
     /// not transferred onwards.
     public var unavailable = false
+    /// The zone's differences, for IXFR out (nil: IXFR gets the whole zone).
+    public var journal: Journal?
 
     public var isSecondary: Bool { !primaries.isEmpty }
 
@@ -51,7 +53,7 @@ extension Answerer {
         guard policy.allowTransfer.contains(peer) else { return .refused(zone: name) }
         // An expired secondary answers SERVFAIL through `respond`.
         guard !policy.unavailable else { return .notTransfer }
-        guard let t = ZoneTransfer(zone: zone, query: query) else { return .notTransfer }
+        guard let t = ZoneTransfer(zone: zone, query: query, journal: policy.journal) else { return .notTransfer }
         return .start(t)
     }
 }

@@ -39,12 +39,16 @@ public struct ZoneDiff: Equatable {
     public var toSOA: ResourceRecord
     public var removed: [ResourceRecord]
     public var added: [ResourceRecord]
+    /// The old SOA record, where known (an IXFR carries it).
+    public var fromSOA: ResourceRecord?
 
-    public init(fromSerial: UInt32, toSOA: ResourceRecord, removed: [ResourceRecord] = [], added: [ResourceRecord] = []) {
+    public init(fromSerial: UInt32, toSOA: ResourceRecord, removed: [ResourceRecord] = [], added: [ResourceRecord] = [],
+                fromSOA: ResourceRecord? = nil) {
         self.fromSerial = fromSerial
         self.toSOA = toSOA
         self.removed = removed
         self.added = added
+        self.fromSOA = fromSOA
     }
 }
 
@@ -162,7 +166,7 @@ public struct XfrReader {
         case .afterFirstSOA:
             if let s = serial, askedSerial != nil, s != newSerial || s == askedSerial {
                 // IXFR: the old SOA of the first difference.
-                current = ZoneDiff(fromSerial: s, toSOA: rr)
+                current = ZoneDiff(fromSerial: s, toSOA: rr, fromSOA: rr)
                 phase = .removing
             } else if serial != nil {
                 // SOA, SOA: an empty zone.
@@ -197,7 +201,7 @@ public struct XfrReader {
                 if s == newSerial, case .soa(let ts) = done.toSOA.rdata, ts.serial == newSerial {
                     return finish(.incremental(diffs))
                 }
-                current = ZoneDiff(fromSerial: s, toSOA: rr)
+                current = ZoneDiff(fromSerial: s, toSOA: rr, fromSOA: rr)
                 phase = .removing
             } else {
                 current!.added.append(rr)

@@ -228,6 +228,24 @@ public final class Snapshot {
         self.zones = zones
         self.policies = policies
     }
+
+    private init(zoneIndex: NameTable<Int>, zones: [CompiledZone], policies: [ZonePolicy]) {
+        self.zoneIndex = zoneIndex
+        self.zones = zones
+        self.policies = policies
+    }
+
+    /// This snapshot with the zones' journals set (nil: none); the
+    /// compiled zones and their index are shared, not copied.
+    public func with(journals: (CompiledZone) -> Journal?) -> Snapshot {
+        var p = policies
+        var i = 0
+        while i < zones.count {
+            p[i].journal = journals(zones[i])
+            i &+= 1
+        }
+        return Snapshot(zoneIndex: zoneIndex, zones: zones, policies: p)
+    }
 }
 
 /// Shared by all workers: nothing is written after `init`, and each zone's

@@ -1,18 +1,24 @@
-// Zone transfers out (AXFR, RFC 5936; IXFR answered with a full transfer,
-// RFC 1995 §4) and NOTIFY (RFC 1996), sans-I/O: messages in, messages out.
+// Zone transfers out (AXFR, RFC 5936; IXFR, RFC 1995, from the zone's
+// journal, else answered with a full transfer, §4) and NOTIFY (RFC 1996),
+// sans-I/O: messages in, messages out.
 // Off the hot path (TCP only, a few per zone change): allocation is fine.
 
 import DNS
 import Zone
 
-/// The messages of one AXFR (or AXFR-style IXFR) response, read from a
-/// compiled zone (the zone's records are not kept in any other form).
+/// The messages of one AXFR, IXFR or AXFR-style IXFR response, read from
+/// a compiled zone (the zone's records are not kept in any other form) or,
+/// for IXFR, from its journal.
 ///
 /// Contract: the first message echoes the question; together the messages
 /// carry the SOA, every other record of the zone once, and the SOA again
 /// (RFC 5936 §2.2). Each message is filled until the next record would not
 /// fit, so a record never spans messages. An IXFR whose client already has
-/// our serial (or a newer one) gets our SOA alone (RFC 1995 §2).
+/// our serial (or a newer one) gets our SOA alone (RFC 1995 §2); one whose
+/// serial the journal holds a chain of differences from gets those (RFC
+/// 1995 §4: SOA, then per difference the old SOA, the records removed, the
+/// new SOA, the records added; then the SOA again); any other gets the
+/// whole zone.
 public struct ZoneTransfer {
     public let zone: CompiledZone
     let id: UInt16
@@ -24,21 +30,45 @@ public struct ZoneTransfer {
     private var set = 0
     private var node = 0
     private var first = true
+    /// Records sent in this order instead of the zone's (IXFR from the
+    /// journal); nil for a whole zone.
+    private var sequence: [ResourceRecord]?
 
     public var isFinished: Bool { phase > 2 }
+    /// True when the differences are sent, not the whole zone.
+    public var isIncremental: Bool { sequence != nil }
+    /// The serial the client asked an IXFR from.
+    public private(set) var fromSerial: UInt32?
 
     /// A transfer of `zone` for the request `query` (an AXFR or IXFR for the
-    /// zone's apex); nil when the query does not parse.
-    @_optimize(size) public init?(zone: CompiledZone, query: UnsafeRawBufferPointer) {
+    /// zone's apex), differences from `journal` where it has them; nil when
+    /// the query does not parse.
+    @_optimize(size) public init?(zone: CompiledZone, query: UnsafeRawBufferPointer, journal: Journal? = nil) {
         guard let q = try? Query.parse(query) else { return nil }
         self.zone = zone
         id = q.header.id
         qname = q.question.name.domainName
         qtype = q.question.type
-        if qtype == .ixfr, let theirs = ZoneTransfer.clientSerial(query),
-           !ZoneTransfer.serial(zone.serial, isNewerThan: theirs) {
-            phase = 2   // up to date: the SOA alone
+        if qtype == .ixfr, let theirs = ZoneTransfer.clientSerial(query) {
+            fromSerial = theirs
+            if !ZoneTransfer.serial(zone.serial, isNewerThan: theirs) {
+                phase = 2   // up to date: the SOA alone
+            } else if let diffs = journal?.chain(from: theirs, to: zone.serial) {
+                sequence = Journal.sequence(diffs, soa: zone.soaRecord)
+                phase = 1
+            }
         }
+    }
+
+    /// Messages carrying `records` in order (the journal's stored form),
+    /// or the whole zone when nil.
+    init(zone: CompiledZone, id: UInt16, qtype: RRType, records: [ResourceRecord]?) {
+        self.zone = zone
+        self.id = id
+        qname = zone.origin
+        self.qtype = qtype
+        sequence = records
+        if records != nil { phase = 1 }
     }
 
     /// RFC 1982 comparison: true when `a` is newer than `b`.
@@ -95,6 +125,16 @@ public struct ZoneTransfer {
     /// Writes the next record, or moves on; false when nothing was written.
     @_optimize(size) private mutating func writeNext(_ w: inout MessageWriter) throws(DNSError) -> Bool {
         let z = zone
+        if let seq = sequence {
+            guard record < seq.count else {
+                phase = 3
+                return false
+            }
+            let r = seq[record]
+            try w.writeRecord(.answer, owner: r.owner, ttl: r.ttl, rrClass: r.rrClass, rdata: r.rdata)
+            record &+= 1
+            return true
+        }
         if phase == 0 || phase == 2 {
             try w.writeRecord(.answer, owner: z.origin, ttl: z.soaTTL, rdata: z.soa)
             phase += 1

@@ -106,6 +106,8 @@ tcp_idle_timeout|duration|10s||close a TCP connection idle this long
 tcp_max_connections|int:1:65535|1000||concurrent TCP connections; when full, the one idle longest is closed for a new one
 tcp_max_per_client|int:0:65535|0||TCP connections one client address may hold; 0 = a tenth of tcp_max_connections (at least 1)
 tcp_io_timeout|duration|2s||a query must arrive whole within this of its first byte (RFC 7766 §6.2.3)
+journal_max_depth|int:0:10000|20||IXFR out: differences kept per transferable zone (0: none; IXFR then gets the whole zone)
+journal_max_usage|int:0:1073741824|1048576||IXFR out: bytes of differences kept per zone; the oldest go first
 forwarder|hostPort:53||L|upstream servers for names outside the local zones (none: no forwarding)
 allow_recursion|addressOrCIDR||L|clients that may use forwarding and the cache (default: loopback + the router's subnets)
 cache_size|int:1:10000000|10000||cached RRsets and negative answers at most; the least used are evicted

@@ -97,6 +97,9 @@ public struct DnsdSection: Sendable {
     public var cacheSize: Int
     public var serveStaleMs: Int
     public var upstreamTimeoutMs: Int
+    /// IXFR out: differences kept per zone, and their bytes.
+    public var journalMaxDepth: Int
+    public var journalMaxUsage: Int
 
     public init(_ r: SectionReader) {
         listen = r.list("listen")
@@ -112,6 +115,8 @@ public struct DnsdSection: Sendable {
         cacheSize = r.number("cache_size")
         serveStaleMs = r.duration("serve_stale")
         upstreamTimeoutMs = r.duration("upstream_timeout")
+        journalMaxDepth = r.number("journal_max_depth")
+        journalMaxUsage = r.number("journal_max_usage")
     }
 }
 

@@ -107,8 +107,14 @@ final class DnsTCP: StreamHandler {
             case .transfer(let t):
                 c.state.transfer = t
                 transfers &+= 1
-                log.info("zone transfer", [("zone", t.zone.origin.description), ("serial", "\(t.zone.serial)"),
-                                           ("records", "\(t.zone.recordCount)"), ("peer", c.peer.description)])
+                if t.isIncremental {
+                    log.info("zone transfer", [("zone", t.zone.origin.description), ("kind", "IXFR"),
+                                               ("from", "\(t.fromSerial ?? 0)"), ("serial", "\(t.zone.serial)"),
+                                               ("peer", c.peer.description)])
+                } else {
+                    log.info("zone transfer", [("zone", t.zone.origin.description), ("kind", "AXFR"), ("serial", "\(t.zone.serial)"),
+                                               ("records", "\(t.zone.recordCount)"), ("peer", c.peer.description)])
+                }
                 if !pump(c) { return server.close(c) }
             }
         }

@@ -39,6 +39,7 @@ public final class DnsdService: Service {
     private var tcp: DnsTCP
     private let notifier: NotifySender
     private let secondaries: SecondaryZones
+    private let journals: ZoneJournals
     private let inbox = NotifyInbox()
 
     /// `threaded: false` creates the workers without threads; tests then
@@ -49,6 +50,7 @@ public final class DnsdService: Service {
         notifier = NotifySender(loop: host.loop)
         feed = ZoneFeed(store: host.storeHandle(.optional))
         secondaries = SecondaryZones(loop: host.loop, store: feed.store)
+        journals = ZoneJournals(store: feed.store)
         let empty = Frontend(answerer: Answerer(snapshot: Snapshot(zones: [])), forwarding: nil, cache: nil)
         frontend = empty
         tcp = DnsTCP(loop: host.loop, frontend: empty, settings: host.config.dnsd)
@@ -208,9 +210,11 @@ public final class DnsdService: Service {
         let fromStore = reason.hasPrefix("store generation")
         secondaries.configure(SecondaryZones.wanted(c, api: feed.apiSecondaries),
                               configNames: c.zones.filter { !$0.primary.isEmpty }.map { $0.key })
-        let (snapshot, changed, errors) = feed.build(c, served: answerer.snapshot, subnets: dhcpSubnets(c),
-                                                     reuse: reuse ?? fromStore, secondaries: secondaries.served())
+        let (built, changed, errors) = feed.build(c, served: answerer.snapshot, subnets: dhcpSubnets(c),
+                                                  reuse: reuse ?? fromStore, secondaries: secondaries.served())
         for e in errors { log.error(e) }
+        let snapshot = journals.update(built, served: answerer.snapshot, maxDepth: c.dnsd.journalMaxDepth,
+                                       maxBytes: c.dnsd.journalMaxUsage)
         let next = Answerer(snapshot: snapshot, nsid: c.dnsd.nsid.map { Array($0.utf8) }, version: Array(c.dnsd.version.utf8))
         publish(makeFrontend(c, next))
         // Parsing and compiling leave a lot of freed heap behind.

@@ -79,6 +79,16 @@ public enum Migrations {
                 updated INTEGER NOT NULL
             ) WITHOUT ROWID;
             """),
+        Step(version: 6, summary: "zone journals (the differences IXFR out sends)", sql: """
+            CREATE TABLE zone_journal (
+                id INTEGER PRIMARY KEY,
+                zone TEXT NOT NULL,
+                from_serial INTEGER NOT NULL,
+                to_serial INTEGER NOT NULL,
+                diff BLOB NOT NULL
+            );
+            CREATE INDEX zone_journal_zone ON zone_journal(zone, id);
+            """),
     ]
 
     public static var latestVersion: Int { steps.last?.version ?? 0 }

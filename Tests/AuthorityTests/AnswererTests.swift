@@ -325,20 +325,21 @@ func rdatas(_ rrs: [ResourceRecord], _ type: RRType) -> [RData] { rrs.filter { $
         let p = try Zone.parse(Array(parent.utf8), file: "p", origin: DomainName("example."))
         let c1 = try Zone.parse(Array(child.utf8), file: "c1", origin: DomainName("signed.example."))
         let c2 = try Zone.parse(Array(child.utf8), file: "c2", origin: DomainName("plain.example."))
-        let a = Answerer(Snapshot(zones: [c1, p, c2]))
+        let a = Answerer(snapshot: Snapshot(zones: [c1, p, c2]))
         let ds = try ask(a, "signed.example.", .ds)
         #expect(ds.header.aa && ds.rcode == .noError && ds.answers.map { $0.type } == [.ds])
         // No DS in the parent: NODATA with the parent's SOA, not the child's.
         let none = try ask(a, "plain.example.", .ds)
         #expect(none.header.aa && none.answers.isEmpty)
-        #expect(none.authority.map { $0.name } == [try DomainName("example.")])
+        let parentName = try DomainName("example."), childName = try DomainName("plain.example.")
+        #expect(none.authority.map { $0.owner } == [parentName])
         // Other types at the child's apex stay the child's.
         let soa = try ask(a, "plain.example.", .soa)
-        #expect(soa.answers.map { $0.name } == [try DomainName("plain.example.")])
+        #expect(soa.answers.map { $0.owner } == [childName])
         // Without the parent, the child answers DS for itself.
-        let alone = Answerer(Snapshot(zones: [c2]))
+        let alone = Answerer(snapshot: Snapshot(zones: [c2]))
         let own = try ask(alone, "plain.example.", .ds)
-        #expect(own.answers.isEmpty && own.authority.map { $0.name } == [try DomainName("plain.example.")])
+        #expect(own.answers.isEmpty && own.authority.map { $0.owner } == [childName])
     }
 
     @Test func apexSOA() throws {

@@ -58,8 +58,8 @@ private let body = [rr("@ 300 IN NS ns1"), rr("ns1 300 IN A 192.0.2.53"), rr("ww
     let added = rr("new 300 IN A 192.0.2.42")
     let stream = [soa(3), soa(1), body[2], soa(2), added, soa(2), added, soa(3), soa(3)]
     let step = feed(&r, [message(qtype: .ixfr, stream)])
-    let d1 = ZoneDiff(fromSerial: 1, toSOA: soa(2), removed: [body[2]], added: [added])
-    let d2 = ZoneDiff(fromSerial: 2, toSOA: soa(3), removed: [added], added: [])
+    let d1 = ZoneDiff(fromSerial: 1, toSOA: soa(2), removed: [body[2]], added: [added], fromSOA: soa(1))
+    let d2 = ZoneDiff(fromSerial: 2, toSOA: soa(3), removed: [added], added: [], fromSOA: soa(2))
     #expect(step == .done(.incremental([d1, d2])))
     guard case .done(.incremental(let diffs)) = step else { return }
     let applied = try! XfrReader.apply(diffs, to: [soa(1)] + body).get()

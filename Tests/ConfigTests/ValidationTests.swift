@@ -179,7 +179,7 @@ func validationError(_ text: String, schema: Schema = testSchema,
         #expect(global.option("user")?.defaultValue == nil)
         let dnsd = try #require(Schema.dnsbox.section("dnsd"))
         #expect(dnsd.optionNames == ["enabled", "listen", "workers", "nsid", "version", "tcp_idle_timeout", "tcp_max_connections",
-                                     "tcp_max_per_client", "tcp_io_timeout", "forwarder", "allow_recursion", "cache_size", "serve_stale", "upstream_timeout"])
+                                     "tcp_max_per_client", "tcp_io_timeout", "journal_max_depth", "journal_max_usage", "forwarder", "allow_recursion", "cache_size", "serve_stale", "upstream_timeout"])
         #expect(dnsd.option("forwarder")?.isList == true && dnsd.option("serve_stale")?.defaultValue == "1d")
         let forward = try #require(Schema.dnsbox.section("forward"))
         #expect(forward.optionNames == ["zone", "server", "fallback_local"])

@@ -178,6 +178,16 @@ def test_knot_secondary_follows_changes_after_notify(primary, tmp_path):
                  "knot to follow the new serial of example.com")
         followed = time.monotonic() - t0
         assert followed < 5, f"knot followed after {followed:.2f}s; NOTIFY should make it immediate"
+        # One record changed: Knot got it by IXFR from dnsbox's journal, in
+        # one small message, not the 8,000-record zone again.
+        knot_log = lambda: (kdir / "knotd.log").read_text(errors="replace")
+        wait_for(lambda: re.search(r"\[example\.com\.\] IXFR, incoming, .*finished", knot_log()), 5, 0.05,
+                 "Knot to log an IXFR of example.com")
+        m = re.search(r"\[example\.com\.\] IXFR, incoming, .*finished, [\d.]+ seconds, (\d+) messages, (\d+) bytes",
+                      knot_log())
+        assert m and int(m.group(1)) == 1 and int(m.group(2)) < 1000, knot_log()[-2000:]
+        assert "AXFR-style" not in knot_log().split("example.com.] IXFR")[-1]
+        assert re.search(r"zone transfer zone=example\.com\. kind=IXFR from=1 serial=2", primary.log("dnsd"))
 
         # A config record change: the synthesized serial grows, Knot follows.
         cfg = primary.config_path.read_text().replace("192.168.1.10", "192.168.1.11")
@@ -188,6 +198,20 @@ def test_knot_secondary_follows_changes_after_notify(primary, tmp_path):
         wait_for(lambda: "notify acknowledged" in primary.log("dnsd"), 5, 0.05, "an acknowledged NOTIFY")
         assert kdig(primary.knot_port, "home.lan", "SOA").split()[2] == \
             dig(primary, "home.lan", "SOA", "+short").split()[2]
+        wait_for(lambda: "[home.lan.] IXFR, incoming" in knot_log(), 5, 0.05, "an IXFR of home.lan")
+
+        # The journal is in the store: after kill -9 and a restart, IXFR
+        # from serial 1 is still the difference, not the whole zone.
+        primary.proc.kill()
+        primary.proc.wait()
+        primary.proc = primary.start("dnsd", "-c", str(primary.config_path), name="dnsd")
+        primary.wait_ready("dnsd")
+        r = subprocess.run(["kdig", "@127.0.0.1", "-p", str(primary.port), "example.com", "IXFR=1"],
+                           capture_output=True, text=True, timeout=30)
+        lines = [" ".join(x.split()) for x in r.stdout.splitlines() if x and not x.startswith(";")]
+        assert len(lines) == 5, r.stdout[-2000:]   # SOA 2, SOA 1, SOA 2, the new record, SOA 2
+        assert "new.example.com. 300 IN A 192.0.2.42" in lines
+        assert [x.split()[6] for x in lines if " SOA " in x] == ["2", "1", "2", "2"]
     finally:
         knot.terminate()
         try:
