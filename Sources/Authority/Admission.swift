@@ -20,6 +20,9 @@ public struct ZonePolicy {
     public var unavailable = false
     /// The zone's differences, for IXFR out (nil: IXFR gets the whole zone).
     public var journal: Journal?
+    /// The TSIG key transfers out must be signed with, and that transfers
+    /// in, NOTIFY in and out are signed and checked with (RFC 8945).
+    public var tsigKey: TSIGKey?
 
     public var isSecondary: Bool { !primaries.isEmpty }
 
@@ -33,8 +36,9 @@ public struct ZonePolicy {
 public enum TransferAdmission {
     /// Not an AXFR/IXFR for a zone we serve: answer it as any query.
     case notTransfer
-    /// A transfer of `zone` the peer is not allowed: answer REFUSED (and say why in the log).
-    case refused(zone: DomainName)
+    /// A transfer of `zone` the peer is not allowed: answer it through
+    /// `respond` (REFUSED, or the TSIG error) and log `reason`.
+    case refused(zone: DomainName, reason: StaticString)
     /// Send this transfer.
     case start(ZoneTransfer)
 }
@@ -50,10 +54,29 @@ extension Answerer {
         else { return .notTransfer }
         let name = q.question.name.domainName
         guard let (zone, policy) = snapshot.zoneAndPolicy(named: name) else { return .notTransfer }
-        guard policy.allowTransfer.contains(peer) else { return .refused(zone: name) }
+        guard policy.allowTransfer.contains(peer) else { return .refused(zone: name, reason: "address not in allow_transfer") }
         // An expired secondary answers SERVFAIL through `respond`.
         guard !policy.unavailable else { return .notTransfer }
-        guard let t = ZoneTransfer(zone: zone, query: query, journal: policy.journal) else { return .notTransfer }
+        // Signed (or a zone that needs it): the stream is signed with the
+        // key the request verified with (RFC 8945 §5.3.1).
+        var signer: TSIGStreamSigner? = nil
+        let now = clock()
+        if q.hasTSIG || policy.tsigKey != nil {
+            switch TSIG.verify(query, keys: tsigKeys, now: now) {
+            case .verified(let v):
+                let key = tsigKeys[v.keyIndex]
+                if let need = policy.tsigKey, need.name != key.name {
+                    return .refused(zone: name, reason: "signed with another key than the zone's tsig_key")
+                }
+                signer = TSIGStreamSigner(key: key, requestMAC: v.mac)
+            case .unsigned:
+                return .refused(zone: name, reason: "not signed with the zone's tsig_key")
+            case .rejected, .peerError:
+                return .refused(zone: name, reason: "TSIG does not verify")
+            }
+        }
+        guard var t = ZoneTransfer(zone: zone, query: query, journal: policy.journal) else { return .notTransfer }
+        t.sign(with: signer, now: now)
         return .start(t)
     }
 }

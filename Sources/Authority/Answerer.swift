@@ -20,15 +20,21 @@ public final class Answerer {
     let versionBind: DomainName
     let hostnameBind: DomainName
     let idServer: DomainName
+    /// The TSIG keys requests may be signed with (RFC 8945), and the wall
+    /// clock they are checked and signed against (seconds since the epoch).
+    public let tsigKeys: [TSIGKey]
+    let clock: () -> UInt64
     /// CNAME hops followed at most.
     public static let maxChain = 8
     /// The EDNS payload size advertised in responses.
     public static let payloadSize: UInt16 = EDNSView.defaultPayloadSize
 
     public init(snapshot: Snapshot, nsid: [UInt8]? = nil, version: [UInt8] = Array("dnsbox".utf8),
-                identity: [UInt8]? = nil) {
+                identity: [UInt8]? = nil, tsigKeys: [TSIGKey] = [], clock: @escaping () -> UInt64 = { 0 }) {
         self.snapshot = snapshot
         self.nsid = nsid
+        self.tsigKeys = tsigKeys
+        self.clock = clock
         versionTXT = .txt([Array(version.prefix(255))])
         identityTXT = .txt([Array((identity ?? nsid ?? []).prefix(255))])
         versionBind = DomainName(trustedLabels: ["version", "bind"])
@@ -79,6 +85,43 @@ public final class Answerer {
     /// forwarding front end parses once and routes). Hot-path safe.
     public func respond(_ q: Query, into out: UnsafeMutableRawBufferPointer, udp: Bool,
                         peer: SocketAddress? = nil) -> Int {
+        if q.hasTSIG { return respondSigned(q, into: out, udp: udp, peer: peer) }
+        return respond(q, into: out, udp: udp, peer: peer, reserve: 0, signedBy: nil)
+    }
+
+    /// A signed request (RFC 8945 §5.2): verified against `tsigKeys`, then
+    /// answered as any other and the answer signed with the same key; a
+    /// request that does not verify gets FORMERR or NOTAUTH with the TSIG
+    /// error (BADKEY, BADSIG, BADTIME), as Knot and BIND answer.
+    @_optimize(size) func respondSigned(_ q: Query, into out: UnsafeMutableRawBufferPointer, udp: Bool,
+                                        peer: SocketAddress?) -> Int {
+        let raw = q.question.name.message
+        let now = clock()
+        switch TSIG.verify(raw, keys: tsigKeys, now: now) {
+        case .verified(let v):
+            let key = tsigKeys[v.keyIndex]
+            let n = respond(q, into: out, udp: udp, peer: peer, reserve: TSIG.size(for: key), signedBy: key)
+            guard n > 0 else { return 0 }
+            do throws(DNSError) {
+                return try key.sign(response: out, length: n, requestMAC: v.mac, timeSigned: now).length
+            } catch {
+                return n
+            }
+        case .rejected(let r):
+            do throws(DNSError) { return try r.writeResponse(to: raw, now: now, into: out) } catch { return 0 }
+        case .unsigned, .peerError:
+            var h = Header(id: q.header.id)
+            h.qr = true
+            h.opcode = q.header.opcode
+            h.rcode = RCode.formErr.headerBits
+            return headerOnly(h, into: out)
+        }
+    }
+
+    /// The answer, `reserve` bytes short of the limit (for a TSIG RR);
+    /// `signedBy`: the key the request verified with.
+    func respond(_ q: Query, into out: UnsafeMutableRawBufferPointer, udp: Bool, peer: SocketAddress?,
+                 reserve: Int, signedBy: TSIGKey?) -> Int {
         let qh = q.header
         if qh.qr { return 0 }
         var h = Header(id: qh.id)
@@ -88,7 +131,7 @@ public final class Answerer {
             h.rd = qh.rd
             h.cd = qh.cd
         }
-        let limit = udp ? q.maxUDPResponse : 65535
+        let limit = (udp ? q.maxUDPResponse : 65535) &- reserve
         do throws(DNSError) {
             var w = try MessageWriter(buffer: out, capacity: limit, header: h)
             try w.writeQuestion(q.question)
@@ -104,7 +147,7 @@ public final class Answerer {
             if q.needsBadVers {
                 rcode = .badVers
             } else if qh.opcode == .notify {
-                rcode = acknowledgeNotify(q, peer: peer, &w)
+                rcode = acknowledgeNotify(q, peer: peer, signedBy: signedBy, &w)
             } else if qh.opcode != .query {
                 rcode = .notImp
             } else if udp && (q.question.type == .axfr || q.question.type == .ixfr) {
@@ -157,7 +200,7 @@ public final class Answerer {
     /// primaries; anyone else: REFUSED, as BIND and Knot's ACLs do), and the
     /// caller starts a refresh (`isAcceptedNotify`). Anything else gets
     /// NOTAUTH, as Knot and BIND do.
-    func acknowledgeNotify(_ q: Query, peer: SocketAddress?, _ w: inout MessageWriter) -> RCode {
+    func acknowledgeNotify(_ q: Query, peer: SocketAddress?, signedBy: TSIGKey?, _ w: inout MessageWriter) -> RCode {
         let name = q.question.name
         guard q.question.type == .soa, q.question.rrClass == .in,
               let e = snapshot.zoneIndex.entry(name, hash: SuffixHashes(name).hash(droppingLabels: 0))
@@ -165,6 +208,8 @@ public final class Answerer {
         let policy = snapshot.policies[snapshot.zoneIndex.value(at: e)]
         if policy.isSecondary {
             guard let peer, policy.allowNotify.contains(peer) else { return .refused }
+            // A zone with a key takes NOTIFY signed with it only.
+            if let need = policy.tsigKey, signedBy.map({ $0.name != need.name }) ?? true { return .notAuth }
         }
         w.header.aa = true
         return .noError
@@ -178,6 +223,10 @@ public final class Answerer {
         let name = q.question.name.domainName
         guard let (_, policy) = snapshot.zoneAndPolicy(named: name), policy.isSecondary,
               policy.allowNotify.contains(peer) else { return nil }
+        if let need = policy.tsigKey {
+            guard case .verified(let v) = TSIG.verify(query, keys: tsigKeys, now: clock()),
+                  tsigKeys[v.keyIndex].name == need.name else { return nil }
+        }
         return name
     }
 

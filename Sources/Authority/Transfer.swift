@@ -39,6 +39,15 @@ public struct ZoneTransfer {
     public var isIncremental: Bool { sequence != nil }
     /// The serial the client asked an IXFR from.
     public private(set) var fromSerial: UInt32?
+    /// Signs each message, when the request was signed.
+    private var signer: TSIGStreamSigner?
+    private var now: UInt64 = 0
+
+    /// Signs every message with `signer` (Time Signed `now`).
+    public mutating func sign(with signer: TSIGStreamSigner?, now: UInt64) {
+        self.signer = signer
+        self.now = now
+    }
 
     /// A transfer of `zone` for the request `query` (an AXFR or IXFR for the
     /// zone's apex), differences from `journal` where it has them; nil when
@@ -96,8 +105,9 @@ public struct ZoneTransfer {
         var h = Header(id: id)
         h.qr = true
         h.aa = true
+        let reserve = signer.map { TSIG.size(for: $0.key) } ?? 0
         do throws(DNSError) {
-            var w = try MessageWriter(buffer: out, capacity: min(capacity, 65535), header: h)
+            var w = try MessageWriter(buffer: out, capacity: min(capacity, 65535) &- reserve, header: h)
             if first {
                 try w.writeQuestion(qname, type: qtype, rrClass: .in)
                 // Owner names keep the zone's case, not the question's
@@ -115,7 +125,9 @@ public struct ZoneTransfer {
                 wrote += 1
             }
             first = false
-            return w.finish()
+            let n = w.finish()
+            guard signer != nil else { return n }
+            return try signer!.sign(out, length: n, timeSigned: now)
         } catch {
             phase = 3
             return 0

@@ -29,6 +29,7 @@ public struct Config: Sendable {
     public var forwards: [ForwardSection] { typed.forwards }
     public var zones: [ZoneSection] { typed.zones }
     public var records: [RecordSection] { typed.records }
+    public var tsigKeys: [TSIGKeySection] { typed.tsigKeys }
     public var api: APISection { typed.api }
     public var dhcp: [DHCPSection] { typed.dhcp }
     public var hosts: [HostSection] { typed.hosts }

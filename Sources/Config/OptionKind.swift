@@ -25,6 +25,8 @@ public enum OptionKind: Equatable, Sendable {
     case hostPort(defaultPort: Int?)
     /// Exactly one of the listed words.
     case oneOf([String])
+    /// Base64 (RFC 4648 §4, padded; whitespace between groups allowed), not empty.
+    case base64
 
     /// True when `value` is valid for this kind.
     public func accepts(_ value: String) -> Bool {
@@ -43,7 +45,24 @@ public enum OptionKind: Equatable, Sendable {
         case .oneOf(let words):
             for word in words where word == value { return true }
             return false
+        case .base64: return isBase64(value)
         }
+    }
+
+    /// The shape of padded base64: digits in quanta of four, "=" only at
+    /// the end (at most two); spaces and tabs are skipped.
+    func isBase64(_ value: String) -> Bool {
+        var n = 0, pad = 0
+        for c in value.utf8 {
+            switch c {
+            case 0x20, 0x09: continue
+            case 0x3D: pad += 1
+            case 0x41...0x5A, 0x61...0x7A, 0x30...0x39, 0x2B, 0x2F: if pad > 0 { return false }
+            default: return false
+            }
+            n += 1
+        }
+        return n > 0 && n % 4 == 0 && pad <= 2
     }
 
     /// What a valid value looks like, for error messages and help:
@@ -64,6 +83,7 @@ public enum OptionKind: Equatable, Sendable {
             }
             return "host:port or [IPv6]:port, port 1..65535"
         case .oneOf(let words): return "one of " + words.joined(separator: ", ")
+        case .base64: return "base64 such as gV9A0VfiHAQ9qP8ayZtbXDiEHNLweZnBRnxmvthwqoQ="
         }
     }
 }

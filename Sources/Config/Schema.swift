@@ -125,9 +125,14 @@ allow_transfer|addressOrCIDR||L|clients allowed to AXFR/IXFR the zone over TCP (
 notify|hostPort:53||L|secondaries sent a NOTIFY when the zone's serial changes
 primary|hostPort:53||L|a secondary zone: transferred (IXFR, else AXFR) from these primaries, kept in the store, refreshed on their SOA timers and on NOTIFY
 allow_notify|addressOrCIDR||L|secondary zone: who may NOTIFY it (default: its primaries)
+tsig_key|string|||name of a tsig_key section: transfers out must be signed with it; transfers in, NOTIFY in and out are signed with it and checked
 dynamic|bool|0||the API may write services (/v1/services) into this zone
 fallback|address||L|dynamic zone: answer for names without data (IPv4 for A, IPv6 for AAAA queries)
 service_ttl|int:0:2147483647|5||dynamic zone: TTL of services written with ttl 0
+[tsig_key] a TSIG key (RFC 8945) for zone transfers and NOTIFY
+name|string|||the key's name, as its peers know it (e.g. xfr.example.com); default: the section's name
+algorithm|oneOf:hmac-sha256|hmac-sha256||the MAC algorithm
+secret|base64|||the shared secret, base64 (as tsig-keygen, keymgr -t or openssl rand -base64 32 print it)
 [record] one record of a zone
 zone|string|||the zone's name
 name|string|@||owner: relative to the zone, absolute with a final dot, or @
@@ -210,6 +215,7 @@ extension OptionKind {
         case "address": self = .address
         case "cidr": self = .cidr
         case "addressOrCIDR": self = .addressOrCIDR
+        case "base64": self = .base64
         case "int" where parts.count == 3:
             guard let lo = parseInt(String(parts[1])), let hi = parseInt(String(parts[2])) else { return nil }
             self = .int(min: lo, max: hi)

@@ -148,6 +148,8 @@ public struct ZoneSection: Sendable {
     /// A secondary zone's primaries (`ADDR[:PORT]`) and who may NOTIFY it.
     public var primary: [String]
     public var allowNotify: [String]
+    /// The `tsig_key` section's name transfers and NOTIFY use.
+    public var tsigKey: String?
     public var dynamic: Bool
     public var fallback: [String]
     public var serviceTTL: Int
@@ -162,9 +164,29 @@ public struct ZoneSection: Sendable {
         notify = r.list("notify")
         primary = r.list("primary")
         allowNotify = r.list("allow_notify")
+        tsigKey = r.nonEmpty("tsig_key")
         dynamic = r.flag("dynamic")
         fallback = r.list("fallback")
         serviceTTL = r.number("service_ttl")
+        location = r.location
+    }
+}
+
+/// `config tsig_key`: a TSIG key.
+public struct TSIGKeySection: Sendable {
+    /// The key's name (`option name`, else the section's name), as written.
+    public var name: String
+    public var algorithm: String
+    public var secret: String
+    /// The section's own name, if it has one.
+    public var section: String?
+    public var location: SourceLocation
+
+    public init(_ r: SectionReader) {
+        section = r.section?.name
+        name = r.nonEmpty("name") ?? r.section?.name ?? ""
+        algorithm = r.text("algorithm")
+        secret = r.text("secret")
         location = r.location
     }
 }
@@ -283,6 +305,7 @@ public struct ConfigSections: Sendable {
     public var forwards: [ForwardSection]
     public var zones: [ZoneSection]
     public var records: [RecordSection]
+    public var tsigKeys: [TSIGKeySection]
     public var api: APISection
     public var dhcp: [DHCPSection]
     public var hosts: [HostSection]
@@ -303,6 +326,7 @@ public struct ConfigSections: Sendable {
         forwards = all("forward").map { ForwardSection($0) }
         zones = all("zone").map { ZoneSection($0) }
         records = all("record").map { RecordSection($0) }
+        tsigKeys = all("tsig_key").map { TSIGKeySection($0) }
         api = APISection(first("api"))
         dhcp = all("dhcp").map { DHCPSection($0) }
         hosts = all("host").map { HostSection($0) }

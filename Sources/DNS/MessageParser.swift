@@ -76,6 +76,8 @@ public struct Query {
     /// Offset just past the question (where a response copying the query
     /// prefix would continue).
     public let questionEnd: Int
+    /// A TSIG record is present (RFC 8945; `TSIG.verify` checks it).
+    public let hasTSIG: Bool
 
     /// Parses a query. Throws (answer FORMERR) when the message is
     /// malformed anywhere, QDCOUNT is not 1, an OPT appears outside the
@@ -89,8 +91,12 @@ public struct Query {
         }
         let qEnd = p.reader.offset
         var edns: EDNSView? = nil
+        var tsig = false
         while let (section, rr) = try p.nextRecord() {
-            guard rr.type == .opt else { continue }
+            guard rr.type == .opt else {
+                if rr.type == .tsig { tsig = true }
+                continue
+            }
             guard section == .additional else {
                 throw .formErr(offset: rr.owner.offset, reason: "OPT outside the additional section")
             }
@@ -98,7 +104,7 @@ public struct Query {
             edns = try EDNSView(rr)
         }
         try p.checkNoTrailingData()
-        return Query(header: p.header, question: q, edns: edns, questionEnd: qEnd)
+        return Query(header: p.header, question: q, edns: edns, questionEnd: qEnd, hasTSIG: tsig)
     }
 
     /// The 12-bit RCODE the query carries (header bits plus OPT's extension).

@@ -32,6 +32,7 @@ public struct RRType: RawRepresentable, Hashable, Comparable, CustomStringConver
     public static let cdnskey = RRType(60)
     public static let svcb = RRType(64)
     public static let https = RRType(65)
+    public static let tsig = RRType(250)
     public static let ixfr = RRType(251)
     public static let axfr = RRType(252)
     public static let any = RRType(255)
@@ -44,7 +45,7 @@ public struct RRType: RawRepresentable, Hashable, Comparable, CustomStringConver
         (39, "DNAME"), (41, "OPT"), (43, "DS"), (46, "RRSIG"), (47, "NSEC"),
         (48, "DNSKEY"), (50, "NSEC3"), (51, "NSEC3PARAM"), (52, "TLSA"), (59, "CDS"),
         (60, "CDNSKEY"), (64, "SVCB"), (65, "HTTPS"),
-        (251, "IXFR"), (252, "AXFR"), (255, "ANY"), (257, "CAA"),
+        (250, "TSIG"), (251, "IXFR"), (252, "AXFR"), (255, "ANY"), (257, "CAA"),
     ]
 
     /// The mnemonic ("A", "AAAA"), or "TYPEnnn" for values without one.

@@ -101,8 +101,9 @@ final class DnsTCP: StreamHandler {
                     upstream.engine.start(UnsafeRawBufferPointer(rebasing: all[range]), group: g, client: client,
                                           udp: false, now: loop.now())
                 }
-            case .transferRefused(let zone, let n):
-                log.warn("zone transfer refused", [("zone", zone.description), ("peer", c.peer.description)])
+            case .transferRefused(let zone, let reason, let n):
+                log.warn("zone transfer refused", [("zone", zone.description), ("peer", c.peer.description),
+                                                   ("reason", "\(reason)")])
                 if n > 0 { queue(c, n) }
             case .transfer(let t):
                 c.state.transfer = t

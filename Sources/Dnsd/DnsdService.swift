@@ -208,14 +208,16 @@ public final class DnsdService: Service {
     /// logged (the zone is skipped, or its previous version kept).
     private func rebuild(_ c: Config, reason: String, reuse: Bool? = nil) {
         let fromStore = reason.hasPrefix("store generation")
-        secondaries.configure(SecondaryZones.wanted(c, api: feed.apiSecondaries),
+        let keys = TSIGKeys(c)
+        secondaries.configure(SecondaryZones.wanted(c, api: feed.apiSecondaries, keys: keys),
                               configNames: c.zones.filter { !$0.primary.isEmpty }.map { $0.key })
         let (built, changed, errors) = feed.build(c, served: answerer.snapshot, subnets: dhcpSubnets(c),
-                                                  reuse: reuse ?? fromStore, secondaries: secondaries.served())
-        for e in errors { log.error(e) }
+                                                  reuse: reuse ?? fromStore, secondaries: secondaries.served(), keys: keys)
+        for e in keys.errors + errors { log.error(e) }
         let snapshot = journals.update(built, served: answerer.snapshot, maxDepth: c.dnsd.journalMaxDepth,
                                        maxBytes: c.dnsd.journalMaxUsage)
-        let next = Answerer(snapshot: snapshot, nsid: c.dnsd.nsid.map { Array($0.utf8) }, version: Array(c.dnsd.version.utf8))
+        let next = Answerer(snapshot: snapshot, nsid: c.dnsd.nsid.map { Array($0.utf8) }, version: Array(c.dnsd.version.utf8),
+                            tsigKeys: keys.all, clock: { UInt64(Sys.realtimeNanos() / 1_000_000_000) })
         publish(makeFrontend(c, next))
         // Parsing and compiling leave a lot of freed heap behind.
         Sys.releaseFreeMemory()
@@ -226,7 +228,7 @@ public final class DnsdService: Service {
             log.log(level, "serving \(zones.count) zones", [("reason", reason),
                       ("zones", zones.map { "\($0.origin)@\($0.serial)" }.joined(separator: ","))])
         }
-        for (z, p) in changed where !p.notify.isEmpty && !p.unavailable { notifier.notify(z, targets: p.notify) }
+        for (z, p) in changed where !p.notify.isEmpty && !p.unavailable { notifier.notify(z, targets: p.notify, key: p.tsigKey) }
     }
 
     /// Hands a new frontend to every thread.

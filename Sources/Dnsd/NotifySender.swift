@@ -17,6 +17,8 @@ final class NotifySender {
 
     struct Pending {
         var zone: CompiledZone
+        /// The zone's `tsig_key`: each NOTIFY is signed with it (RFC 8945).
+        var key: TSIGKey?
         var target: SocketAddress
         var id: UInt16
         var attempts: Int
@@ -34,10 +36,11 @@ final class NotifySender {
 
     init(loop: EventLoop) { self.loop = loop }
 
-    func notify(_ zone: CompiledZone, targets: [SocketAddress]) {
+    func notify(_ zone: CompiledZone, targets: [SocketAddress], key: TSIGKey? = nil) {
         for t in targets {
             pending.removeAll { $0.target == t && $0.zone.origin == zone.origin }
-            var p = Pending(zone: zone, target: t, id: UInt16(truncatingIfNeeded: Sys.random64()), attempts: 0, dueAt: 0)
+            var p = Pending(zone: zone, key: key, target: t, id: UInt16(truncatingIfNeeded: Sys.random64()), attempts: 0,
+                            dueAt: 0)
             send(&p)
             pending.append(p)
         }
@@ -66,7 +69,11 @@ final class NotifySender {
         p.attempts += 1
         p.dueAt = loop.now() &+ NotifySender.retry.delay(afterFailures: p.attempts) * 1_000_000
         guard let s = socket(for: p.target.family) else { return }
-        let msg = Notify.message(id: p.id, zone: p.zone)
+        var msg = Notify.message(id: p.id, zone: p.zone)
+        if let key = p.key {
+            // Each attempt is signed anew (its own Time Signed).
+            guard (try? key.sign(&msg, timeSigned: UInt64(Sys.realtimeNanos() / 1_000_000_000))) != nil else { return }
+        }
         if (try? s.send(msg, to: p.target)) != nil {
             sent &+= 1
             log.info("notify sent", [("zone", p.zone.origin.description), ("serial", "\(p.zone.serial)"),

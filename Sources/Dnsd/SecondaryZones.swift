@@ -27,11 +27,14 @@ final class SecondaryZones {
     struct Wanted {
         var origin: DomainName
         var primaries: [SocketAddress]
+        /// Transfers are signed with it and their answers checked.
+        var key: TSIGKey? = nil
     }
 
     final class Entry {
         let origin: DomainName
         var primaries: [SocketAddress]
+        var key: TSIGKey?
         var zone: Zone?
         var timers = RefreshTimers()
         var timer: EventLoop.TimerID?
@@ -64,6 +67,8 @@ final class SecondaryZones {
         var timer: EventLoop.TimerID?
         let started: UInt64
         let ixfr: Bool
+        /// Checks the answer's TSIG, when the request was signed.
+        var verifier: TSIGStreamVerifier?
 
         init(socket: Socket, primary: Int, query: [UInt8], reader: XfrReader, started: UInt64, ixfr: Bool) {
             self.socket = socket
@@ -94,12 +99,12 @@ final class SecondaryZones {
     static func wallSeconds() -> UInt64 { UInt64(max(0, Sys.realtimeNanos() / 1_000_000_000)) }
 
     /// The secondary zones of `c` and of the API (`api`).
-    static func wanted(_ c: Config, api: [StoredSecondary]) -> [Wanted] {
+    static func wanted(_ c: Config, api: [StoredSecondary], keys: TSIGKeys) -> [Wanted] {
         var out: [Wanted] = []
         for z in c.zones where !z.primary.isEmpty && z.file == nil {
             guard let name = z.name, let origin = try? DomainName(name.hasSuffix(".") ? name : name + ".") else { continue }
             let p = z.primary.compactMap { SocketAddress(hostPort: $0, defaultPort: 53) }
-            if !p.isEmpty { out.append(Wanted(origin: origin, primaries: p)) }
+            if !p.isEmpty { out.append(Wanted(origin: origin, primaries: p, key: z.tsigKey.map { keys.key(named: $0).0 })) }
         }
         for a in api {
             guard let origin = try? DomainName(a.name + "."), !out.contains(where: { $0.origin == origin }) else { continue }
@@ -125,13 +130,16 @@ final class SecondaryZones {
         for w in wanted {
             keep.insert(w.origin)
             if let e = entries[w.origin] {
-                if e.primaries != w.primaries {
+                let rekeyed = !TSIGKeys.same(e.key, w.key)
+                e.key = w.key
+                if e.primaries != w.primaries || rekeyed {
                     e.primaries = w.primaries
                     check(e)
                 }
                 continue
             }
             let e = Entry(origin: w.origin, primaries: w.primaries)
+            e.key = w.key
             entries[w.origin] = e
             restore(e, from: stored[e.name])
             schedule(e)
@@ -246,7 +254,17 @@ final class SecondaryZones {
         let server = e.primaries[primary]
         let serial = e.forceAXFR ? nil : e.zone?.soa?.serial
         let id = UInt16(truncatingIfNeeded: Sys.random64())
-        let query = XfrRequest.make(id: id, zone: e.origin, ixfrFrom: serial)
+        var query = XfrRequest.make(id: id, zone: e.origin, ixfrFrom: serial)
+        var verifier: TSIGStreamVerifier? = nil
+        if let key = e.key {
+            do throws(DNSError) {
+                let mac = try key.sign(&query, timeSigned: SecondaryZones.wallSeconds())
+                verifier = TSIGStreamVerifier(key: key, requestMAC: mac)
+            } catch {
+                log.error("cannot sign a zone transfer request: \(error)")
+                return start(e, primary: primary + 1)
+            }
+        }
         let sock: Socket
         do throws(SysError) { sock = try Socket.unbound(family: server.family, stream: true) } catch {
             log.error("cannot open a socket for a zone transfer: \(error.description)")
@@ -255,6 +273,7 @@ final class SecondaryZones {
         let x = Transfer(socket: sock, primary: primary, query: query,
                          reader: XfrReader(zone: e.origin, id: id, ixfrFrom: serial),
                          started: Sys.monotonicNanos(), ixfr: serial != nil)
+        x.verifier = verifier
         do throws(SysError) {
             _ = try sock.connect(server)
             try loop.add(fd: sock.fd, events: EventLoop.readable | EventLoop.writable | EventLoop.hangup) {
@@ -308,7 +327,17 @@ final class SecondaryZones {
             var consumed = 0
             while let range = TCPFraming.message(in: x.input, from: consumed) {
                 consumed = range.upperBound
+                if var v = x.verifier {
+                    let check = x.input.withUnsafeBytes {
+                        v.verify(UnsafeRawBufferPointer(rebasing: $0[range]), now: SecondaryZones.wallSeconds())
+                    }
+                    x.verifier = v
+                    if let why = SecondaryZones.tsigProblem(check) { return failed(e, x, why, retryAXFR: false) }
+                }
                 let step = x.input.withUnsafeBytes { x.reader.consume(UnsafeRawBufferPointer(rebasing: $0[range])) }
+                if case .done = step, let v = x.verifier, !v.canEnd {
+                    return failed(e, x, "TSIG: the last message of the transfer is not signed", retryAXFR: false)
+                }
                 switch step {
                 case .more: continue
                 case .failed(let why):
@@ -319,6 +348,15 @@ final class SecondaryZones {
                 }
             }
             if consumed > 0 { x.input.removeFirst(consumed) }
+        }
+    }
+
+    /// Why a checked answer is refused; nil when it may be read.
+    static func tsigProblem(_ c: TSIGCheck) -> String? {
+        switch c {
+        case .verified, .unsigned: return nil
+        case .rejected(let r): return "TSIG: \(r.reason) (\(r.error))"
+        case .peerError(let p): return "TSIG: the primary answered \(p.error)" + (p.authenticated ? "" : " (unsigned)")
         }
     }
 

@@ -64,7 +64,7 @@ final class ZoneFeed {
     /// change; a reload re-reads everything). Also returns the zones whose
     /// serial changed (NOTIFY them) and the errors to log.
     func build(_ c: Config, served: Snapshot, subnets: [String: (UInt32, Int)], reuse: Bool,
-               secondaries: [DomainName: ZoneSet.SecondaryData] = [:])
+               secondaries: [DomainName: ZoneSet.SecondaryData] = [:], keys: TSIGKeys? = nil)
         -> (snapshot: Snapshot, changed: [(CompiledZone, ZonePolicy)], errors: [String]) {
         var previous: [DomainName: ZoneSet.Previous] = [:]
         for z in served.compiledZones { previous[z.origin] = ZoneSet.Previous(serial: z.serial, fingerprint: fingerprints[z.origin]) }
@@ -75,7 +75,7 @@ final class ZoneFeed {
                                           subnets: subnets)
         let set = ZoneSet.load(c, stored: zones + serviceZones + leaseZones, previous: previous,
                                now: UInt32(truncatingIfNeeded: wall), reusable: reuse ? inputHashes : [:],
-                               secondaries: secondaries, apiSecondaries: apiSecondaries)
+                               secondaries: secondaries, apiSecondaries: apiSecondaries, keys: keys)
         var sources: [SnapshotZone] = []
         var nextFingerprints: [DomainName: UInt64] = [:]
         var kept: Set<DomainName> = []

@@ -127,7 +127,7 @@ struct ZoneSet {
     /// `config zone` with `primary`, or one the API added: `apiSecondaries`).
     static func load(_ c: Config, stored: [StoredZone] = [], previous: [DomainName: Previous], now: UInt32,
                      reusable: [DomainName: UInt64] = [:], secondaries: [DomainName: SecondaryData] = [:],
-                     apiSecondaries: [StoredSecondary] = []) -> ZoneSet {
+                     apiSecondaries: [StoredSecondary] = [], keys: TSIGKeys? = nil) -> ZoneSet {
         var out = ZoneSet()
         var specs: [ZoneSpec] = []
         var byOrigin: [DomainName: Int] = [:]
@@ -161,6 +161,13 @@ struct ZoneSet {
                     spec.policy.notify.append(a)
                 } else {
                     out.errors.append("\(where_): notify '\(text)' is not an address[:port]; ignored")
+                }
+            }
+            if let k = section.tsigKey {
+                let (key, known) = (keys ?? TSIGKeys(c)).key(named: k)
+                spec.policy.tsigKey = key
+                if !known {
+                    out.errors.append("\(where_): tsig_key '\(k)' names no tsig_key section; transfers and NOTIFY of zone \(name) are refused")
                 }
             }
             if !section.primary.isEmpty {

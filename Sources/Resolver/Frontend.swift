@@ -133,7 +133,7 @@ public enum StreamDecision {
     case transfer(ZoneTransfer)
     /// A transfer the peer may not have: the REFUSED response is in the
     /// output buffer (`length` bytes).
-    case transferRefused(zone: DomainName, length: Int)
+    case transferRefused(zone: DomainName, reason: StaticString, length: Int)
 }
 
 /// dnsd's whole answering policy over one snapshot, forwarding setup and
@@ -190,10 +190,10 @@ public final class Frontend {
                              peer: SocketAddress, now: UInt32, local: ResolverLocal) -> StreamDecision {
         switch answerer.admitTransfer(query, peer: peer) {
         case .start(let t): return .transfer(t)
-        case .refused(let zone):
+        case .refused(let zone, let reason):
             let n = answerer.respond(to: query, into: out, udp: false)
             local.count(response: out, n)
-            return .transferRefused(zone: zone, length: n)
+            return .transferRefused(zone: zone, reason: reason, length: n)
         case .notTransfer:
             return .answer(handle(query, into: out, udp: false, peer: peer, now: now, local: local))
         }

@@ -169,7 +169,7 @@ func validationError(_ text: String, schema: Schema = testSchema,
 
     @Test func dnsboxSchemaTable() throws {
         let types = Schema.dnsbox.sectionTypes
-        #expect(types == ["dnsbox", "dnsd", "forward", "zone", "record", "api", "mdnsd", "bgpd", "rad", "idle", "dhcp", "host"])
+        #expect(types == ["dnsbox", "dnsd", "forward", "zone", "tsig_key", "record", "api", "mdnsd", "bgpd", "rad", "idle", "dhcp", "host"])
         let global = try #require(Schema.dnsbox.section("dnsbox"))
         #expect(global.summary == "global settings")
         #expect(global.optionNames == ["database", "rundir", "log_level", "log_format", "log_target", "user"])
@@ -187,9 +187,14 @@ func validationError(_ text: String, schema: Schema = testSchema,
         #expect(dnsd.option("workers")?.kind == .int(min: 0, max: 64) && dnsd.option("workers")?.defaultValue == "0")
         #expect(dnsd.option("listen")?.isList == true && dnsd.option("listen")?.kind == .hostPort(defaultPort: 53))
         let zone = try #require(Schema.dnsbox.section("zone"))
-        #expect(zone.optionNames == ["name", "file", "ttl", "allow_transfer", "notify", "primary", "allow_notify", "dynamic",
+        #expect(zone.optionNames == ["name", "file", "ttl", "allow_transfer", "notify", "primary", "allow_notify", "tsig_key", "dynamic",
                                      "fallback", "service_ttl"])
         #expect(zone.option("fallback")?.isList == true && zone.option("service_ttl")?.defaultValue == "5")
+        let key = try #require(Schema.dnsbox.section("tsig_key"))
+        #expect(key.optionNames == ["name", "algorithm", "secret"] && key.option("algorithm")?.defaultValue == "hmac-sha256")
+        #expect(key.option("secret")?.kind == .base64)
+        for good in ["YQ==", "gV9A0VfiHAQ9qP8ayZtbXDiEHNLweZnBRnxmvthwqoQ=", "YWJj ZGVm"] { #expect(OptionKind.base64.accepts(good), "\(good)") }
+        for bad in ["", "YQ", "Y=Q=", "YQ===", "YW*j", "===="] { #expect(!OptionKind.base64.accepts(bad), "\(bad)") }
         #expect(zone.option("allow_transfer")?.kind == .addressOrCIDR && zone.option("allow_transfer")?.isList == true)
         #expect(OptionKind.addressOrCIDR.accepts("192.0.2.1") && OptionKind.addressOrCIDR.accepts("2001:db8::/32"))
         #expect(!OptionKind.addressOrCIDR.accepts("192.0.2.0/33") && !OptionKind.addressOrCIDR.accepts("host"))

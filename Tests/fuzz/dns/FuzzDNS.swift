@@ -10,7 +10,11 @@
 // - when Query.parse accepts it, the question name read as a view equals the
 //   owned name (same case-insensitive hash), and writing an answer into a
 //   512-byte buffer either fits or stops cleanly with .noRoom, leaving a
-//   message that parses with the same question.
+//   message that parses with the same question;
+// - TSIG (RFC 8945) with a fixed key and time: verifying the input as a
+//   request, a response and stream messages gives a verdict; the answer to
+//   a rejection parses; an input without TSIG, signed, verifies (request,
+//   response and stream), with the MAC the signer returned.
 // A broken invariant calls fatalError, which libFuzzer reports as a crash.
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -35,6 +39,7 @@ enum FuzzDNS {
         walk(raw)
         ownedRoundTrip(raw)
         queryAndAnswer(raw)
+        tsig(raw)
     }
 
     /// The borrowed parser over all sections, reading every RDATA.
@@ -115,6 +120,64 @@ enum FuzzDNS {
             }
         } catch {
             fail("our answer does not parse: \(error)", raw)
+        }
+    }
+
+    /// The key and time of the captured kdig query (Tests/DNSTests/TSIGFixtures.swift),
+    /// which is in the corpus: mutations start from a message that verifies.
+    static let tsigKey = try! TSIGKey(name: "key.example.", algorithm: "hmac-sha256",
+                                      secret: "gV9A0VfiHAQ9qP8ayZtbXDiEHNLweZnBRnxmvthwqoQ=")
+    static let tsigNow: UInt64 = 1_796_298_430
+
+    static func tsig(_ raw: UnsafeRawBufferPointer) {
+        let keys = [tsigKey]
+        let someMAC = TSIGMAC(UnsafeRawBufferPointer(rebasing: raw.prefix(32))) ?? TSIGMAC()
+        let asRequest = TSIG.verify(raw, keys: keys, now: tsigNow)
+        _ = TSIG.verify(response: raw, key: tsigKey, requestMAC: someMAC, now: tsigNow)
+        var stream = TSIGStreamVerifier(key: tsigKey, requestMAC: someMAC)
+        _ = stream.verify(raw, now: tsigNow)
+        _ = stream.verify(raw, now: tsigNow)
+
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: raw.count + 4096, alignment: 8)
+        defer { buf.deallocate() }
+        switch asRequest {
+        case .rejected(let r):
+            do throws(DNSError) {
+                let n = try r.writeResponse(to: raw, now: tsigNow, into: buf)
+                let m = try Message(bytes: Array(UnsafeRawBufferPointer(rebasing: buf[0..<n])))
+                if m.rcode != r.rcode || !m.header.qr { fail("TSIG error answer has RCODE \(m.rcode)", raw) }
+            } catch {
+                if raw.count >= Header.size { fail("TSIG error answer failed: \(error)", raw) }
+            }
+        case .unsigned:
+            // Sign it as a request, then as a response and a stream message.
+            guard let h = Header.peek(raw), h.arCount < 0xFFFF else { return }
+            for response in [false, true] {
+                buf.copyMemory(from: raw)
+                let s: TSIGSigned
+                do throws(DNSError) {
+                    s = response
+                        ? try tsigKey.sign(response: buf, length: raw.count, requestMAC: someMAC, timeSigned: tsigNow)
+                        : try tsigKey.sign(buf, length: raw.count, timeSigned: tsigNow)
+                } catch {
+                    fail("signing a message without TSIG failed: \(error)", raw)
+                }
+                let signed = UnsafeRawBufferPointer(rebasing: buf[0..<s.length])
+                let c = response
+                    ? TSIG.verify(response: signed, key: tsigKey, requestMAC: someMAC, now: tsigNow)
+                    : TSIG.verify(signed, keys: keys, now: tsigNow)
+                guard case .verified(let v) = c, v.mac == s.mac, v.tsigOffset == raw.count else {
+                    fail("a message we signed does not verify (response: \(response))", raw)
+                }
+                if response {
+                    var sv = TSIGStreamVerifier(key: tsigKey, requestMAC: someMAC)
+                    guard case .verified = sv.verify(signed, now: tsigNow), sv.canEnd else {
+                        fail("a message we signed does not verify as a stream's first", raw)
+                    }
+                }
+            }
+        default:
+            break
         }
     }
 }

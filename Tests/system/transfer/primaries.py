@@ -85,8 +85,19 @@ zone:
 """
 
 
+def knot_with_key(conf: str, key: tuple[str, str] | None) -> str:
+    """`conf` with a TSIG key (name, base64 secret) on its remote and ACL."""
+    if key is None:
+        return conf
+    name, secret = key
+    conf = conf.replace("remote:\n", f"key:\n  - id: {name}\n    algorithm: hmac-sha256\n    secret: {secret}\nremote:\n", 1)
+    conf = conf.replace("    address: 127.0.0.1@", f"    key: {name}\n    address: 127.0.0.1@")
+    return conf.replace("    action: ", f"    key: {name}\n    action: ")
+
+
 class Knot(Primary):
-    def __init__(self, workdir: Path, port: int, secondary_port: int, origin: str, text: str):
+    def __init__(self, workdir: Path, port: int, secondary_port: int, origin: str, text: str,
+                 key: tuple[str, str] | None = None):
         need_tool("knotd")
         need_tool("knotc")
         self.dir = workdir / "knot-primary"
@@ -94,7 +105,8 @@ class Knot(Primary):
         self.port, self.origin = port, origin
         (self.dir / f"{origin}.zone").write_text(text)
         self.conf = self.dir / "knot.conf"
-        self.conf.write_text(KNOT_CONF.format(dir=self.dir, port=port, secondary=secondary_port, origin=origin))
+        self.conf.write_text(knot_with_key(KNOT_CONF.format(dir=self.dir, port=port, secondary=secondary_port,
+                                                            origin=origin), key))
         self.proc = subprocess.Popen(["knotd", "-c", str(self.conf)], stdout=open(self.dir / "server.log", "wb"),
                                      stderr=subprocess.STDOUT)
 
