@@ -85,6 +85,41 @@ zone:
 """
 
 
+KNOT_SECONDARY_CONF = """server:
+    rundir: "{dir}"
+    listen: 127.0.0.1@{port}
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+database:
+    storage: "{dir}"
+log:
+  - target: stderr
+    any: info
+remote:
+  - id: primary
+    address: 127.0.0.1@{primary}
+acl:
+  - id: from_primary
+    address: 127.0.0.0/8
+    action: notify
+template:
+  - id: default
+    storage: "{dir}"
+    zonefile-sync: -1
+    zonefile-load: none
+    journal-content: none
+zone:
+{zones}"""
+
+
+def knot_secondary_conf(dir: Path, port: int, primary: int, origins: list[str], key: tuple[str, str] | None = None) -> str:
+    """knotd as a secondary of dnsbox (on `primary`) for `origins`, taking
+    NOTIFY from loopback; with `key`, transfers and NOTIFY need it."""
+    zones = "".join(f"  - domain: {o}\n    master: primary\n    acl: from_primary\n" for o in origins)
+    return knot_with_key(KNOT_SECONDARY_CONF.format(dir=dir, port=port, primary=primary, zones=zones), key)
+
+
 def knot_with_key(conf: str, key: tuple[str, str] | None) -> str:
     """`conf` with a TSIG key (name, base64 secret) on its remote and ACL."""
     if key is None:

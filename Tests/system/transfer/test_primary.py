@@ -9,6 +9,7 @@ import pytest
 
 from dnsd.authoritative import dig, free_port
 from helpers import need_tool, section, wait_for
+from transfer.primaries import knot_secondary_conf
 
 SOA = "@ IN SOA ns1 hostmaster {serial} 3600 600 1209600 60\n"
 BODY = """$TTL 300
@@ -112,40 +113,6 @@ def test_notify_to_us_is_acknowledged_for_our_zones(primary):
     assert "status: NOTAUTH" in out
 
 
-KNOT_CONF = """server:
-    rundir: "{dir}"
-    listen: 127.0.0.1@{port}
-    udp-workers: 1
-    tcp-workers: 1
-    background-workers: 1
-database:
-    storage: "{dir}"
-log:
-  - target: stderr
-    any: info
-remote:
-  - id: primary
-    address: 127.0.0.1@{primary}
-acl:
-  - id: from_primary
-    address: 127.0.0.0/8
-    action: notify
-template:
-  - id: default
-    storage: "{dir}"
-    zonefile-sync: -1
-    zonefile-load: none
-    journal-content: none
-zone:
-  - domain: example.com
-    master: primary
-    acl: from_primary
-  - domain: home.lan
-    master: primary
-    acl: from_primary
-"""
-
-
 def kdig(port, *args):
     r = subprocess.run(["kdig", "@127.0.0.1", "-p", str(port), "+time=2", "+retry=0", "+short", *args],
                        capture_output=True, text=True, timeout=20)
@@ -158,7 +125,7 @@ def test_knot_secondary_follows_changes_after_notify(primary, tmp_path):
     kdir = tmp_path / "knot"
     kdir.mkdir()
     conf = kdir / "knot.conf"
-    conf.write_text(KNOT_CONF.format(dir=kdir, port=primary.knot_port, primary=primary.port))
+    conf.write_text(knot_secondary_conf(kdir, primary.knot_port, primary.port, ["example.com", "home.lan"]))
     log = open(kdir / "knotd.log", "wb")
     knot = subprocess.Popen(["knotd", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
     try:

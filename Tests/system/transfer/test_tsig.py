@@ -12,7 +12,7 @@ import subprocess
 from dnsd.authoritative import free_port
 from helpers import need_tool, wait_for
 from transfer.conftest import Secondary
-from transfer.primaries import Knot, kdig, knot_with_key, zone_text
+from transfer.primaries import Knot, kdig, knot_secondary_conf, zone_text
 
 ORIGIN = "example.net"
 SECRET = base64.b64encode(os.urandom(32)).decode()
@@ -83,43 +83,11 @@ def test_signed_transfers_and_queries_out_checked_by_kdig(dnsbox, tmp_path):
     assert len(records(r.stdout)) == 5 and "new.example.net. 300 IN A 192.0.2.42" in records(r.stdout)
 
 
-KNOT_SECONDARY = """server:
-    rundir: "{dir}"
-    listen: 127.0.0.1@{port}
-    udp-workers: 1
-    tcp-workers: 1
-    background-workers: 1
-database:
-    storage: "{dir}"
-log:
-  - target: stderr
-    any: info
-remote:
-  - id: primary
-    address: 127.0.0.1@{primary}
-acl:
-  - id: from_primary
-    address: 127.0.0.0/8
-    action: notify
-template:
-  - id: default
-    storage: "{dir}"
-    zonefile-sync: -1
-    zonefile-load: none
-    journal-content: none
-zone:
-  - domain: {origin}
-    master: primary
-    acl: from_primary
-"""
-
-
 def start_knot_secondary(tmp_path, name, port, primary, secret):
     d = tmp_path / name
     d.mkdir()
     conf = d / "knot.conf"
-    conf.write_text(knot_with_key(KNOT_SECONDARY.format(dir=d, port=port, primary=primary, origin=ORIGIN),
-                                  ("xfr", secret)))
+    conf.write_text(knot_secondary_conf(d, port, primary, [ORIGIN], ("xfr", secret)))
     log = d / "knotd.log"
     return subprocess.Popen(["knotd", "-c", str(conf)], stdout=open(log, "wb"), stderr=subprocess.STDOUT), log
 
