@@ -8,6 +8,12 @@
 import DNS
 import Zone
 
+/// Serial number arithmetic (RFC 1982 §3.2): true when `a` is newer than `b`.
+@_optimize(size) public func serialIsNewer(_ a: UInt32, than b: UInt32) -> Bool {
+    let d = a &- b
+    return d != 0 && d < 0x8000_0000
+}
+
 /// The query a secondary sends its primary.
 public enum XfrRequest {
     /// An AXFR for `zone`, or an IXFR (RFC 1995 §3) carrying `serial` (the
@@ -136,7 +142,7 @@ public struct XfrReader {
             try p.checkNoTrailingData()
             // An IXFR answered with our own (or an older) SOA alone.
             if phase == .afterFirstSOA, messages == 1, answered == 1, let mine = askedSerial,
-               !ZoneTransfer.serial(newSerial, isNewerThan: mine) {
+               !serialIsNewer(newSerial, than: mine) {
                 finished = true
                 return .done(.upToDate(serial: newSerial))
             }
@@ -148,10 +154,17 @@ public struct XfrReader {
 
     /// One record of the answer sections; a step when the transfer ended
     /// or failed.
-    @_optimize(size) private mutating func take(_ rr: ResourceRecord) -> Step? {
+    @_optimize(size) private mutating func take(_ received: ResourceRecord) -> Step? {
         count &+= 1
         guard count <= maxRecords else { return .failed("more than \(maxRecords) records") }
+        var rr = received
         guard rr.rrClass == .in else { return .failed("a record of class \(rr.rrClass): \(rr)") }
+        // OPT and the QTYPE-only types (RFC 6895 §3.1) are not zone data:
+        // the zone parser would refuse them in the stored copy.
+        guard !rr.type.isMetaType else { return .failed("a record of meta type \(rr.type) in the transfer") }
+        // A TTL with the top bit set is read as 0 (RFC 2181 §8), as the
+        // zone file keeps it.
+        if rr.ttl > 0x7FFF_FFFF { rr.ttl = 0 }
         guard rr.owner.isSubdomain(of: zone) else { return .failed("a record outside the zone: \(rr)") }
         var serial: UInt32? = nil
         if case .soa(let s) = rr.rdata {

@@ -81,10 +81,7 @@ public struct ZoneTransfer {
     }
 
     /// RFC 1982 comparison: true when `a` is newer than `b`.
-    @_optimize(size) public static func serial(_ a: UInt32, isNewerThan b: UInt32) -> Bool {
-        let d = a &- b
-        return d != 0 && d < 0x8000_0000
-    }
+    @_optimize(size) public static func serial(_ a: UInt32, isNewerThan b: UInt32) -> Bool { serialIsNewer(a, than: b) }
 
     /// The serial of the SOA an IXFR request carries in its authority section.
     @_optimize(size) static func clientSerial(_ query: UnsafeRawBufferPointer) -> UInt32? {

@@ -163,3 +163,19 @@ private let body = [rr("@ 300 IN NS ns1"), rr("ns1 300 IN A 192.0.2.53"), rr("ww
     z.succeeded(soa: SOA(mname: origin, rname: origin, serial: 1, refresh: 0, retry: 0, expire: 0, minimum: 0), now: 10)
     #expect(z.nextCheck == 10 + RefreshTimers.minimumInterval && z.expiresAt == 10 + RefreshTimers.minimumInterval)
 }
+
+// Found by the xfr fuzz target: both were served, then refused by the zone
+// parser when the stored copy was loaded after a restart.
+@Test func metaTypesFailATransferAndHugeTTLsReadAsZero() {
+    var huge = rr("www 300 IN A 192.0.2.1")
+    huge.ttl = 0x8000_0000
+    var r = XfrReader(zone: origin, id: 7, ixfrFrom: nil)
+    guard case .done(.full(let got)) = feed(&r, [message([soa(1), huge, soa(1)])]) else {
+        Issue.record("not a whole zone"); return
+    }
+    #expect(got.map(\.ttl) == [300, 0])
+    let opt = ResourceRecord(owner: try! DomainName("www.example.net."), ttl: 0, rdata: .unknown(type: .opt, data: [0xC0, 0, 2, 1]))
+    var m = XfrReader(zone: origin, id: 7, ixfrFrom: nil)
+    guard case .failed(let why) = feed(&m, [message([soa(1), opt, soa(1)])]) else { Issue.record("OPT accepted"); return }
+    #expect(why.contains("meta type"))
+}
