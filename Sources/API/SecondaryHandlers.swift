@@ -14,7 +14,7 @@ extension API {
     func secondaryJSON(_ s: StoredSecondary, now: Int64) -> JSON {
         let state: String
         if s.serial == nil { state = "pending" } else if let x = s.expires, x < now { state = "expired" } else { state = "serving" }
-        var members: [(String, JSON)] = [("id", .string(s.name)), ("name", .string(s.name)), ("zone_name", .string(s.name)),
+        var members: [(key: String, value: JSON)] = [("id", .string(s.name)), ("name", .string(s.name)), ("zone_name", .string(s.name)),
                                          ("source", .string(s.api ? "transfer" : "config")),
                                          ("primaries", .array(s.primaries.map { .string($0) })),
                                          ("serial", s.serial.map { JSON(Int($0)) } ?? .null),

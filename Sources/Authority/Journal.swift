@@ -113,7 +113,10 @@ extension ZoneDiff {
 
     /// Records are the same when owner (case aside), class, TTL and RDATA are.
     static func key(_ r: ResourceRecord) -> String {
-        var s = r.owner.description.lowercased()
+        // ASCII case only (names compare so, RFC 4343).
+        var owner = Array(r.owner.description.utf8)
+        for i in owner.indices where owner[i] >= 0x41 && owner[i] <= 0x5A { owner[i] |= 0x20 }
+        var s = String(decoding: owner, as: UTF8.self)
         s += " \(r.ttl) \(r.rrClass.rawValue) \(r.type.rawValue) "
         s += r.rdata.presentation
         return s

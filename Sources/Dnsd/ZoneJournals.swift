@@ -13,6 +13,7 @@ import DNS
 import Daemon
 import Runtime
 import Store
+import Sys
 
 final class ZoneJournals {
     private let store: StoreHandle
