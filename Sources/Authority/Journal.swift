@@ -111,15 +111,18 @@ extension ZoneDiff {
         return d
     }
 
-    /// Records are the same when owner (case aside), class, TTL and RDATA are.
-    static func key(_ r: ResourceRecord) -> String {
-        // ASCII case only (names compare so, RFC 4343).
-        var owner = Array(r.owner.description.utf8)
-        for i in owner.indices where owner[i] >= 0x41 && owner[i] <= 0x5A { owner[i] |= 0x20 }
-        var s = String(decoding: owner, as: UTF8.self)
-        s += " \(r.ttl) \(r.rrClass.rawValue) \(r.type.rawValue) "
-        s += r.rdata.presentation
-        return s
+    /// Records are the same when owner (case aside: RFC 4343, ASCII
+    /// only), TTL, class, type and RDATA are: the record's text with its
+    /// owner (up to the first space; a space in a label is escaped)
+    /// lowercased.
+    @inline(never) static func key(_ r: ResourceRecord) -> String {
+        var b = Array(r.description.utf8)
+        var i = 0
+        while i < b.count && b[i] != 0x20 {
+            if b[i] >= 0x41 && b[i] <= 0x5A { b[i] |= 0x20 }
+            i &+= 1
+        }
+        return String(decoding: b, as: UTF8.self)
     }
 
     /// The stored form: the IXFR response stream (2-byte length before each

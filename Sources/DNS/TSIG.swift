@@ -205,7 +205,7 @@ public final class TSIGKey: Sendable {
 
     /// A key as configured: its name, an algorithm name ("hmac-sha256"),
     /// the secret in base64 (RFC 4648 §4; spaces and newlines skipped).
-    @_optimize(size)
+    @_optimize(size) @inline(never)
     public convenience init(name: String, algorithm: String, secret: String) throws(TSIGKeyError) {
         let n: DomainName
         do { n = try DomainName(name) } catch { throw .badName(name) }

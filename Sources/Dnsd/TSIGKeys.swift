@@ -13,7 +13,7 @@ struct TSIGKeys {
     var all: [TSIGKey] = []
     var errors: [String] = []
 
-    init(_ c: Config) {
+    @inline(never) init(_ c: Config) {
         for s in c.tsigKeys {
             let key: TSIGKey
             do throws(TSIGKeyError) {

@@ -51,8 +51,7 @@ final class ZoneJournals {
             }
             guard ZoneTransfer.serial(z.serial, isNewerThan: old.serial),
                   let diff = ZoneDiff.between(old: old.records(), new: z.records()) else {
-                log.warn("zone serial went backwards: its journal starts anew (secondaries get a whole transfer)",
-                         [("zone", name), ("from", "\(old.serial)"), ("to", "\(z.serial)")])
+                log.warn("zone \(name): serial \(old.serial) -> \(z.serial) goes backwards; its journal starts anew (secondaries get a whole transfer)")
                 if held != nil { changes.append(JournalChange(zone: name, dropOldest: Int.max, append: nil)) }
                 continue
             }
@@ -64,9 +63,7 @@ final class ZoneJournals {
             let entry = kept ? StoredJournalEntry(zone: name, fromSerial: old.serial, toSerial: z.serial, diff: bytes) : nil
             changes.append(JournalChange(zone: name, dropOldest: continues && kept ? dropped : Int.max, append: entry))
             if kept { out[z.origin] = j }
-            log.debug("zone journal", [("zone", name), ("from", "\(old.serial)"), ("to", "\(z.serial)"),
-                                       ("removed", "\(diff.removed.count)"), ("added", "\(diff.added.count)"),
-                                       ("depth", "\(j.diffs.count)"), ("bytes", "\(j.totalSize)")])
+            log.debug("zone journal: \(name) \(old.serial) -> \(z.serial), \(diff.removed.count) removed, \(diff.added.count) added; \(j.diffs.count) kept, \(j.totalSize) bytes")
         }
         for (origin, _) in byZone where next.zone(named: origin) == nil {
             changes.append(JournalChange(zone: origin.description, dropOldest: Int.max, append: nil))
@@ -82,7 +79,7 @@ final class ZoneJournals {
 
     /// Reads the journals a previous run kept; one that does not read back
     /// whole is forgotten.
-    private func loadOnce() {
+    @inline(never) private func loadOnce() {
         guard !loaded, let s = store.current() else { return }
         loaded = true
         var bad: [JournalChange] = []
