@@ -44,6 +44,7 @@ extension API {
         let name = Names.normalize(raw)
         if let p = Names.hostNameProblem(name, allowUnderscore: true) { return .error(400, "invalid zone name: \(p)", field: "zone") }
         if (try? DomainName(name + ".")) == nil { return .error(400, "zone name too long", field: "zone") }
+        if name == "transfer" { return .error(400, "a zone named 'transfer' would shadow this endpoint", field: "zone") }
         var given: [JSON] = []
         if let p = b["primary"], !p.isNull { given.append(p) }
         if let ps = b["primaries"], !ps.isNull {

@@ -57,6 +57,7 @@ extension API {
         let name = Names.normalize(raw)
         if let p = Names.hostNameProblem(name, allowUnderscore: true) { return .error(400, "invalid zone name: \(p)", field: "name") }
         if settings.isConfigZone(name) { return .error(409, "zone \(name) is defined in the config file", field: "name") }
+        if name == "transfer" { return .error(400, "a zone named 'transfer' would shadow /api/v1/zones/transfer", field: "name") }
         // dnsd names the SOA's RNAME hostmaster.ZONE: that must fit too.
         if (try? DomainName("hostmaster." + name + ".")) == nil { return .error(400, "zone name too long", field: "name") }
         var ttl = 3600

@@ -20,8 +20,9 @@ public struct ZonePolicy {
     public var unavailable = false
     /// The zone's differences, for IXFR out (nil: IXFR gets the whole zone).
     public var journal: Journal?
-    /// The TSIG key transfers out must be signed with, and that transfers
-    /// in, NOTIFY in and out are signed and checked with (RFC 8945).
+    /// The TSIG key transfers out must be signed with, that NOTIFY in must
+    /// be signed with, and that transfers in, their answers and NOTIFY out
+    /// (and its acknowledgements) are signed and checked with (RFC 8945).
     public var tsigKey: TSIGKey?
 
     public var isSecondary: Bool { !primaries.isEmpty }
@@ -76,7 +77,7 @@ extension Answerer {
             }
         }
         guard var t = ZoneTransfer(zone: zone, query: query, journal: policy.journal) else { return .notTransfer }
-        t.sign(with: signer, now: now)
+        t.sign(with: signer, clock: clock)
         return .start(t)
     }
 }

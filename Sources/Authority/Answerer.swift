@@ -105,7 +105,13 @@ public final class Answerer {
             do throws(DNSError) {
                 return try key.sign(response: out, length: n, requestMAC: v.mac, timeSigned: now).length
             } catch {
-                return n
+                // Never an unsigned answer to a signed request: SERVFAIL, signed.
+                var h = Header(id: q.header.id)
+                h.qr = true
+                h.opcode = q.header.opcode
+                h.rcode = RCode.servFail.headerBits
+                let m = headerOnly(h, into: out)
+                return (try? key.sign(response: out, length: m, requestMAC: v.mac, timeSigned: now).length) ?? 0
             }
         case .rejected(let r):
             do throws(DNSError) { return try r.writeResponse(to: raw, now: now, into: out) } catch { return 0 }
@@ -131,7 +137,7 @@ public final class Answerer {
             h.rd = qh.rd
             h.cd = qh.cd
         }
-        let limit = (udp ? q.maxUDPResponse : 65535) &- reserve
+        let limit = min(udp ? q.maxUDPResponse : 65535, out.count) &- reserve
         do throws(DNSError) {
             var w = try MessageWriter(buffer: out, capacity: limit, header: h)
             try w.writeQuestion(q.question)
@@ -223,9 +229,11 @@ public final class Answerer {
         let name = q.question.name.domainName
         guard let (_, policy) = snapshot.zoneAndPolicy(named: name), policy.isSecondary,
               policy.allowNotify.contains(peer) else { return nil }
-        if let need = policy.tsigKey {
-            guard case .verified(let v) = TSIG.verify(query, keys: tsigKeys, now: clock()),
-                  tsigKeys[v.keyIndex].name == need.name else { return nil }
+        // Signed: it must verify (RFC 8945 §5.2), and with the zone's key
+        // when it has one; unsigned only for a zone without a key.
+        if q.hasTSIG || policy.tsigKey != nil {
+            guard case .verified(let v) = TSIG.verify(query, keys: tsigKeys, now: clock()) else { return nil }
+            if let need = policy.tsigKey, tsigKeys[v.keyIndex].name != need.name { return nil }
         }
         return name
     }
@@ -244,10 +252,16 @@ public final class Answerer {
         var zi = snapshot.zoneIndex.value(at: first.entry)
         // DS at a zone's apex is the parent's to answer when the parent is
         // served here too (RFC 4035 §3.1.4.1), as Knot and NSD do.
+        // Only where the parent has the delegation: without one the child
+        // keeps answering (a parent wildcard or an NXDOMAIN would be wrong).
         if qtype == .ds && first.labelsDropped == 0 && qn.labelCount > 0,
            let parent = snapshot.zoneIndex.closestEncloser(of: qn, hashes: hashes, dropping: 1) {
             let pz = snapshot.zoneIndex.value(at: parent.entry)
-            if !snapshot.policies[pz].unavailable { zi = pz }
+            let p = snapshot.zones[pz]
+            if !snapshot.policies[pz].unavailable, let e = p.index.entry(qn, hash: hashes.hash(droppingLabels: 0)),
+               p.nodeDelegation[p.index.value(at: e)] {
+                zi = pz
+            }
         }
         if snapshot.policies[zi].unavailable { return .servFail }
         var cur = qn

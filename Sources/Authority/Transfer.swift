@@ -39,14 +39,18 @@ public struct ZoneTransfer {
     public var isIncremental: Bool { sequence != nil }
     /// The serial the client asked an IXFR from.
     public private(set) var fromSerial: UInt32?
-    /// Signs each message, when the request was signed.
+    /// Signs each message, when the request was signed, with Time Signed
+    /// read from `clock` as each is written (a slow transfer outlives the
+    /// fudge; peers check every message's time).
     private var signer: TSIGStreamSigner?
-    private var now: UInt64 = 0
+    private var clock: () -> UInt64 = { 0 }
+    /// An IXFR whose client is up to date: the SOA alone.
+    public private(set) var isUpToDate = false
 
-    /// Signs every message with `signer` (Time Signed `now`).
-    public mutating func sign(with signer: TSIGStreamSigner?, now: UInt64) {
+    /// Signs every message with `signer`.
+    public mutating func sign(with signer: TSIGStreamSigner?, clock: @escaping () -> UInt64) {
         self.signer = signer
-        self.now = now
+        self.clock = clock
     }
 
     /// A transfer of `zone` for the request `query` (an AXFR or IXFR for the
@@ -62,6 +66,7 @@ public struct ZoneTransfer {
             fromSerial = theirs
             if !ZoneTransfer.serial(zone.serial, isNewerThan: theirs) {
                 phase = 2   // up to date: the SOA alone
+                isUpToDate = true
             } else if let diffs = journal?.chain(from: theirs, to: zone.serial) {
                 sequence = Journal.sequence(diffs, soa: zone.soaRecord)
                 phase = 1
@@ -124,7 +129,7 @@ public struct ZoneTransfer {
             first = false
             let n = w.finish()
             guard signer != nil else { return n }
-            return try signer!.sign(out, length: n, timeSigned: now)
+            return try signer!.sign(out, length: n, timeSigned: clock())
         } catch {
             phase = 3
             return 0

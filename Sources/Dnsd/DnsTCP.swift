@@ -108,7 +108,10 @@ final class DnsTCP: StreamHandler {
             case .transfer(let t):
                 c.state.transfer = t
                 transfers &+= 1
-                if t.isIncremental {
+                if t.isUpToDate {
+                    log.info("zone transfer", [("zone", t.zone.origin.description), ("kind", "IXFR"),
+                                               ("serial", "\(t.zone.serial)"), ("up_to_date", "1"), ("peer", c.peer.description)])
+                } else if t.isIncremental {
                     log.info("zone transfer", [("zone", t.zone.origin.description), ("kind", "IXFR"),
                                                ("from", "\(t.fromSerial ?? 0)"), ("serial", "\(t.zone.serial)"),
                                                ("peer", c.peer.description)])

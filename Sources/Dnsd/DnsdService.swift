@@ -217,7 +217,7 @@ public final class DnsdService: Service {
         let snapshot = journals.update(built, served: answerer.snapshot, maxDepth: c.dnsd.journalMaxDepth,
                                        maxBytes: c.dnsd.journalMaxUsage)
         let next = Answerer(snapshot: snapshot, nsid: c.dnsd.nsid.map { Array($0.utf8) }, version: Array(c.dnsd.version.utf8),
-                            tsigKeys: keys.all, clock: { UInt64(Sys.realtimeNanos() / 1_000_000_000) })
+                            tsigKeys: keys.all, clock: { SecondaryZones.wallSeconds() })
         publish(makeFrontend(c, next))
         // Parsing and compiling leave a lot of freed heap behind.
         Sys.releaseFreeMemory()

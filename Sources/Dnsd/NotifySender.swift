@@ -19,6 +19,10 @@ final class NotifySender {
         var zone: CompiledZone
         /// The zone's `tsig_key`: each NOTIFY is signed with it (RFC 8945).
         var key: TSIGKey?
+        /// The MAC of the last signed attempt: its answer is signed over it.
+        var mac = TSIGMAC()
+        /// A reply was refused already (logged once).
+        var warned = false
         var target: SocketAddress
         var id: UInt16
         var attempts: Int
@@ -72,7 +76,8 @@ final class NotifySender {
         var msg = Notify.message(id: p.id, zone: p.zone)
         if let key = p.key {
             // Each attempt is signed anew (its own Time Signed).
-            guard (try? key.sign(&msg, timeSigned: UInt64(Sys.realtimeNanos() / 1_000_000_000))) != nil else { return }
+            guard let mac = try? key.sign(&msg, timeSigned: SecondaryZones.wallSeconds()) else { return }
+            p.mac = mac
         }
         if (try? s.send(msg, to: p.target)) != nil {
             sent &+= 1
@@ -86,13 +91,33 @@ final class NotifySender {
             guard let (n, from) = (try? s.receive(into: &buffer)) ?? nil else { return }
             buffer.withUnsafeBytes { all in
                 let reply = UnsafeRawBufferPointer(rebasing: all[0..<n])
-                if let i = pending.firstIndex(where: { $0.target == from && Notify.isReply(reply, id: $0.id, zone: $0.zone.origin) }) {
-                    acknowledged &+= 1
-                    log.info("notify acknowledged", [("zone", pending[i].zone.origin.description), ("target", from.description)])
-                    pending.remove(at: i)
+                guard let i = pending.firstIndex(where: { $0.target == from && Notify.isReply(reply, id: $0.id, zone: $0.zone.origin) })
+                else { return }
+                // Signed: only an answer signed over our MAC acknowledges
+                // (a wrong key, or a spoofed reply, does not end the retries).
+                if let key = pending[i].key {
+                    let check = TSIG.verify(response: reply, key: key, requestMAC: pending[i].mac,
+                                            now: SecondaryZones.wallSeconds())
+                    guard case .verified = check, reply.count > 3, reply[3] & 0x0F == 0 else {
+                        if !pending[i].warned {
+                            pending[i].warned = true
+                            log.warn("notify refused or not signed with the zone's key", [("zone", pending[i].zone.origin.description),
+                                     ("target", from.description), ("rcode", "\(RCode(header: reply.count > 3 ? reply[3] & 0x0F : 0, extended: 0))"),
+                                     ("tsig", NotifySender.describe(check))])
+                        }
+                        return
+                    }
                 }
+                acknowledged &+= 1
+                log.info("notify acknowledged", [("zone", pending[i].zone.origin.description), ("target", from.description)])
+                pending.remove(at: i)
             }
         }
+    }
+
+    static func describe(_ c: TSIGCheck) -> String {
+        if case .unsigned = c { return "unsigned" }
+        return SecondaryZones.tsigProblem(c) ?? "verified"
     }
 
     private func armTimer() {

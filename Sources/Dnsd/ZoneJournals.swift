@@ -49,9 +49,10 @@ final class ZoneJournals {
                 }
                 continue
             }
-            guard ZoneTransfer.serial(z.serial, isNewerThan: old.serial),
-                  let diff = ZoneDiff.between(old: old.records(), new: z.records()) else {
-                log.warn("zone \(name): serial \(old.serial) -> \(z.serial) goes backwards; its journal starts anew (secondaries get a whole transfer)")
+            let newer = ZoneTransfer.serial(z.serial, isNewerThan: old.serial)
+            guard newer, let diff = ZoneDiff.between(old: old.records(), new: z.records()) else {
+                log.warn(newer ? "zone \(name): no difference from \(old.serial) to \(z.serial); its journal starts anew"
+                               : "zone \(name): serial \(old.serial) -> \(z.serial) goes backwards; its journal starts anew (secondaries get a whole transfer)")
                 if held != nil { changes.append(JournalChange(zone: name, dropOldest: Int.max, append: nil)) }
                 continue
             }

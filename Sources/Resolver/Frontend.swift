@@ -131,8 +131,8 @@ public enum StreamDecision {
     case answer(Decision)
     /// An AXFR/IXFR to send (admitted by `Answerer.admitTransfer`).
     case transfer(ZoneTransfer)
-    /// A transfer the peer may not have: the REFUSED response is in the
-    /// output buffer (`length` bytes).
+    /// A transfer the peer may not have: the answer (REFUSED, or NOTAUTH
+    /// with the TSIG error) is in the output buffer (`length` bytes).
     case transferRefused(zone: DomainName, reason: StaticString, length: Int)
 }
 
@@ -166,8 +166,10 @@ public final class Frontend {
             return reply(answerer.respond(to: query, into: out, udp: udp), out, local)
         }
         let t = q.question.type.rawValue
+        // A signed query (RFC 8945) is answered here, signed, never
+        // forwarded with its TSIG or answered from the cache unsigned.
         guard !q.header.qr, q.header.opcode == .query, !q.needsBadVers, q.question.rrClass == .in,
-              t < 128 || t > 254 || t == 255
+              t < 128 || t > 254 || t == 255, !q.hasTSIG
         else { return reply(answerer.respond(q, into: out, udp: udp), out, local) }
         let name = q.question.name
         let hashes = SuffixHashes(name)

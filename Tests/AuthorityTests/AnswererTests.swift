@@ -336,6 +336,11 @@ func rdatas(_ rrs: [ResourceRecord], _ type: RRType) -> [RData] { rrs.filter { $
         // Other types at the child's apex stay the child's.
         let soa = try ask(a, "plain.example.", .soa)
         #expect(soa.answers.map { $0.owner } == [childName])
+        // A parent without the delegation (no cut): the child answers.
+        let c3 = try Zone.parse(Array(child.utf8), file: "c3", origin: DomainName("nocut.example."))
+        let nocut = try ask(Answerer(snapshot: Snapshot(zones: [c3, p])), "nocut.example.", .ds)
+        let nocutName = try DomainName("nocut.example.")
+        #expect(nocut.rcode == .noError && nocut.authority.map { $0.owner } == [nocutName])
         // Without the parent, the child answers DS for itself.
         let alone = Answerer(snapshot: Snapshot(zones: [c2]))
         let own = try ask(alone, "plain.example.", .ds)
