@@ -40,7 +40,9 @@ final class ZoneJournals {
                 if held != nil { changes.append(JournalChange(zone: name, dropOldest: Int.max, append: nil)) }
                 continue
             }
-            guard let old = served.zone(named: z.origin), old !== z, old.serial != z.serial else {
+            // A secondary's placeholder (nothing held yet) is no version to differ from.
+            guard let (old, oldPolicy) = served.zoneAndPolicy(named: z.origin), !oldPolicy.unavailable, old !== z,
+                  old.serial != z.serial else {
                 // Unchanged (or first seen): what is held stays if it ends here.
                 if let j = held, j.lastSerial == z.serial, !j.isEmpty {
                     out[z.origin] = j

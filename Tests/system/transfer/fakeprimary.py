@@ -31,6 +31,7 @@ class FakePrimary:
         self.sock.bind(("127.0.0.1", port))
         self.sock.listen(8)
         self.stopped = False
+        self.errors: list[str] = []
         threading.Thread(target=self.serve, daemon=True).start()
 
     def soa(self, serial: int) -> str:
@@ -50,6 +51,17 @@ class FakePrimary:
             threading.Thread(target=self.handle, args=(c,), daemon=True).start()
 
     @staticmethod
+    def recv_exact(c, n: int) -> bytes:
+        """n bytes (TCP may deliver the length and the message in pieces)."""
+        data = b""
+        while len(data) < n:
+            chunk = c.recv(n - len(data))
+            if not chunk:
+                raise OSError("the client closed the connection")
+            data += chunk
+        return data
+
+    @staticmethod
     def send(c, wire: bytes):
         c.sendall(struct.pack("!H", len(wire)) + wire)
 
@@ -63,12 +75,8 @@ class FakePrimary:
     def handle(self, c):
         with c:
             try:
-                hdr = c.recv(2)
-                n = struct.unpack("!H", hdr)[0]
-                data = b""
-                while len(data) < n:
-                    data += c.recv(n - len(data))
-                q = dns.message.from_wire(data)
+                n = struct.unpack("!H", self.recv_exact(c, 2))[0]
+                q = dns.message.from_wire(self.recv_exact(c, n))
                 self.requests.append(dns.rdatatype.to_text(q.question[0].rdtype))
                 mode = self.mode
                 if mode == "good":
@@ -93,8 +101,8 @@ class FakePrimary:
                     recs = self.records(2)
                     self.send(c, self.message(q, recs))   # no closing SOA, connection kept open
                     threading.Event().wait(30)
-            except (OSError, struct.error, dns.exception.DNSException):
-                pass
+            except (OSError, struct.error, dns.exception.DNSException) as e:
+                self.errors.append(repr(e))   # shown when a test fails
 
     def notify(self, dns_port: int):
         """A NOTIFY from 127.0.0.1 (an allowed primary address) to dnsbox."""

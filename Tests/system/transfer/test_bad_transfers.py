@@ -69,6 +69,9 @@ def test_a_silent_primary_times_out_and_the_zone_stays(dnsbox, ports):
         for _ in range(5):
             assert "192.0.2.1" in dig(dnsbox, "www." + ORIGIN, "+short")
             time.sleep(0.2)
-        wait_for(lambda: "timed out" in sec.log(), 15, 0.1, "the idle timeout")
+        try:
+            wait_for(lambda: "timed out" in sec.log(), 15, 0.1, "the idle timeout")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; the fake primary saw {fake.requests}, errors {fake.errors}") from None
     finally:
         fake.close()
