@@ -106,21 +106,13 @@ public final class Answerer {
                 return try key.sign(response: out, length: n, requestMAC: v.mac, timeSigned: now).length
             } catch {
                 // Never an unsigned answer to a signed request: SERVFAIL, signed.
-                var h = Header(id: q.header.id)
-                h.qr = true
-                h.opcode = q.header.opcode
-                h.rcode = RCode.servFail.headerBits
-                let m = headerOnly(h, into: out)
+                let m = headerOnly(q, .servFail, into: out)
                 return (try? key.sign(response: out, length: m, requestMAC: v.mac, timeSigned: now).length) ?? 0
             }
         case .rejected(let r):
             do throws(DNSError) { return try r.writeResponse(to: raw, now: now, into: out) } catch { return 0 }
         case .unsigned, .peerError:
-            var h = Header(id: q.header.id)
-            h.qr = true
-            h.opcode = q.header.opcode
-            h.rcode = RCode.formErr.headerBits
-            return headerOnly(h, into: out)
+            return headerOnly(q, .formErr, into: out)
         }
     }
 
@@ -188,6 +180,16 @@ public final class Answerer {
             h.rcode = RCode.servFail.headerBits
             return headerOnly(h, into: out)
         }
+    }
+
+    /// The header-only answer to `q` with `rcode` (a signed request that
+    /// cannot be answered or does not parse as one).
+    func headerOnly(_ q: Query, _ rcode: RCode, into out: UnsafeMutableRawBufferPointer) -> Int {
+        var h = Header(id: q.header.id)
+        h.qr = true
+        h.opcode = q.header.opcode
+        h.rcode = rcode.headerBits
+        return headerOnly(h, into: out)
     }
 
     /// A 12-byte response: header only (FORMERR, or no room at all).

@@ -24,9 +24,6 @@ final class ZoneJournals {
         self.store = store
     }
 
-    /// The differences held for `origin`.
-    func journal(_ origin: DomainName) -> Journal? { byZone[origin] }
-
     /// `next` with its journals, after recording how each zone changed
     /// from `served`.
     func update(_ next: Snapshot, served: Snapshot, maxDepth: Int, maxBytes: Int) -> Snapshot {
@@ -37,7 +34,7 @@ final class ZoneJournals {
             let name = z.origin.description
             let held = byZone[z.origin]
             guard maxDepth > 0, !p.allowTransfer.isEmpty, !p.unavailable else {
-                if held != nil { changes.append(JournalChange(zone: name, dropOldest: Int.max, append: nil)) }
+                if held != nil { changes.append(.forget(name)) }
                 continue
             }
             // A secondary's placeholder (nothing held yet) is no version to differ from.
@@ -47,15 +44,15 @@ final class ZoneJournals {
                 if let j = held, j.lastSerial == z.serial, !j.isEmpty {
                     out[z.origin] = j
                 } else if held != nil {
-                    changes.append(JournalChange(zone: name, dropOldest: Int.max, append: nil))
+                    changes.append(.forget(name))
                 }
                 continue
             }
-            let newer = ZoneTransfer.serial(z.serial, isNewerThan: old.serial)
+            let newer = serialIsNewer(z.serial, than: old.serial)
             guard newer, let diff = ZoneDiff.between(old: old.records(), new: z.records()) else {
                 log.warn(newer ? "zone \(name): no difference from \(old.serial) to \(z.serial); its journal starts anew"
                                : "zone \(name): serial \(old.serial) -> \(z.serial) goes backwards; its journal starts anew (secondaries get a whole transfer)")
-                if held != nil { changes.append(JournalChange(zone: name, dropOldest: Int.max, append: nil)) }
+                if held != nil { changes.append(.forget(name)) }
                 continue
             }
             let bytes = diff.encoded(zone: z)
@@ -69,7 +66,7 @@ final class ZoneJournals {
             log.debug("zone journal: \(name) \(old.serial) -> \(z.serial), \(diff.removed.count) removed, \(diff.added.count) added; \(j.diffs.count) kept, \(j.totalSize) bytes")
         }
         for (origin, _) in byZone where next.zone(named: origin) == nil {
-            changes.append(JournalChange(zone: origin.description, dropOldest: Int.max, append: nil))
+            changes.append(.forget(origin.description))
         }
         byZone = out
         if !changes.isEmpty, let s = store.current() {
@@ -101,7 +98,7 @@ final class ZoneJournals {
                     byZone[origin] = Journal(diffs: diffs, sizes: sizes)
                 } else {
                     log.warn("a stored zone journal does not read back: forgotten", [("zone", zone)])
-                    bad.append(JournalChange(zone: zone, dropOldest: Int.max, append: nil))
+                    bad.append(.forget(zone))
                 }
             }
             try s.updateJournals(bad)

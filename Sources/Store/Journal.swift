@@ -26,6 +26,11 @@ public struct JournalChange: Sendable {
         self.dropOldest = dropOldest
         self.append = append
     }
+
+    /// Forget the zone's whole journal.
+    public static func forget(_ zone: String) -> JournalChange {
+        JournalChange(zone: zone, dropOldest: Int.max, append: nil)
+    }
 }
 
 extension Store {

@@ -35,14 +35,7 @@ public struct StoredSecondary: Equatable, Sendable {
 extension Store {
     /// Every secondary zone; `withData` also reads the zone texts.
     public func secondaries(withData: Bool = false) throws(StoreError) -> [StoredSecondary] {
-        try db.readTransaction { () throws(StoreError) -> [StoredSecondary] in
-            let s = try db.prepare("SELECT " + Secondaries.columns + (withData ? "zone" : "NULL") +
-                                   " FROM secondary_zones ORDER BY name")
-            defer { s.reset() }
-            var out: [StoredSecondary] = []
-            while try s.step() { out.append(Secondaries.row(s)) }
-            return out
-        }
+        try db.readTransaction { () throws(StoreError) -> [StoredSecondary] in try Secondaries.list(db, withData: withData) }
     }
 
     static func split(_ list: String) -> [String] {
@@ -93,9 +86,9 @@ public enum Secondaries {
                         expires: s.isNull(5) ? nil : s.int(5), zone: s.isNull(6) ? nil : s.string(6))
     }
 
-    /// Every secondary zone, without the zone texts.
-    public static func list(_ db: Database) throws(StoreError) -> [StoredSecondary] {
-        let s = try db.prepare("SELECT " + columns + "NULL FROM secondary_zones ORDER BY name")
+    /// Every secondary zone; `withData` also reads the zone texts.
+    public static func list(_ db: Database, withData: Bool = false) throws(StoreError) -> [StoredSecondary] {
+        let s = try db.prepare("SELECT " + columns + (withData ? "zone" : "NULL") + " FROM secondary_zones ORDER BY name")
         defer { s.reset() }
         var out: [StoredSecondary] = []
         while try s.step() { out.append(row(s)) }

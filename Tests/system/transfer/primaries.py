@@ -50,7 +50,8 @@ class Primary:
                  f"the primary to serve serial {serial}")
 
 
-KNOT_CONF = """server:
+# The server part both Knot roles share (one worker each, on loopback).
+KNOT_SERVER = """server:
     rundir: "{dir}"
     listen: 127.0.0.1@{port}
     udp-workers: 1
@@ -58,7 +59,9 @@ KNOT_CONF = """server:
     background-workers: 1
 database:
     storage: "{dir}"
-control:
+"""
+
+KNOT_CONF = KNOT_SERVER + """control:
     listen: "{dir}/knot.sock"
 log:
   - target: stderr
@@ -85,15 +88,7 @@ zone:
 """
 
 
-KNOT_SECONDARY_CONF = """server:
-    rundir: "{dir}"
-    listen: 127.0.0.1@{port}
-    udp-workers: 1
-    tcp-workers: 1
-    background-workers: 1
-database:
-    storage: "{dir}"
-log:
+KNOT_SECONDARY_CONF = KNOT_SERVER + """log:
   - target: stderr
     any: info
 remote:
