@@ -356,6 +356,20 @@ public final class Answerer {
         var encloser = 0    // the apex is always node 0
         while d >= 0 {
             guard let owner = name.dropping(labels: d) else { return .nxdomain }
+            // A layer holds leaf children of the apex, and shadows them.
+            if d == below &- 1, let l = z.layer {
+                let le = l.entry(owner, hash: hashes.hash(droppingLabels: d))
+                if le >= 0 {
+                    // Gone: as if never there (the apex encloses the name).
+                    if l.entryType[le] == 0 { break }
+                    // Below a leaf: nothing, not even a wildcard (RFC 4592 §2.2.2).
+                    if d != 0 { return .nxdomain }
+                    let t = l.entryType[le]
+                    guard qtype.rawValue == t || qtype == RRType(255) else { return .nodata }
+                    try l.write(le, owner: name, .answer, &w)
+                    return .done
+                }
+            }
             guard let e = z.index.entry(owner, hash: hashes.hash(droppingLabels: d)) else { break }
             let ni = z.index.value(at: e)
             if z.nodeDelegation[ni] {

@@ -67,14 +67,27 @@ public final class CompiledZone {
     /// Uncompressed wire names (CNAME targets, owners of additional data)
     /// and every record's RDATA, read in place on the hot path.
     let arena: UnsafeMutableRawBufferPointer
+    /// Per node: some owner lies below it (off the hot path).
+    let nodeHasChildren: [Bool]
+    /// The NS, MX and SRV targets in this zone (off the hot path).
+    let targets: NameTable<Int>
 
-    deinit { arena.deallocate() }
+    /// For a zone under a layer: the zone as compiled, whose arrays and
+    /// arena this one shares, and the changed owners (`ZoneLayer`).
+    public let base: CompiledZone?
+    public let layer: ZoneLayer?
+    /// The owners the last layer update changed, and the serial it
+    /// started from (the journal's difference).
+    public let layerChanges: [DomainName]
+    public let layerFromSerial: UInt32
+
+    deinit { if base == nil { arena.deallocate() } }
 
     init(arena bytes: [UInt8], origin: DomainName, soa: RData, soaTTL: UInt32, negativeTTL: UInt32, index: NameTable<Int>,
          nodeSets: [Int32], nodeDelegation: [Bool], nodeWildcard: [Int32],
          setType: [UInt16], setTTL: [UInt32], setRecords: [Int32], setTarget: [Int32], setExtras: [Int32],
          recordStart: [Int32], recordLength: [UInt16], recordForm: [UInt8],
-         extraOwner: [Int32], extraSet: [Int32]) {
+         extraOwner: [Int32], extraSet: [Int32], nodeHasChildren: [Bool], targets: NameTable<Int>) {
         self.origin = origin
         self.soa = soa
         self.soaTTL = soaTTL
@@ -93,11 +106,48 @@ public final class CompiledZone {
         self.recordForm = recordForm
         self.extraOwner = extraOwner
         self.extraSet = extraSet
+        self.nodeHasChildren = nodeHasChildren
+        self.targets = targets
+        base = nil
+        layer = nil
+        layerChanges = []
+        layerFromSerial = 0
         let a = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count == 0 ? 1 : bytes.count, alignment: 8)
         bytes.withUnsafeBytes { src in
             if let s = src.baseAddress, let d = a.baseAddress, src.count > 0 { d.copyMemory(from: s, byteCount: src.count) }
         }
         arena = a
+    }
+
+    /// `previous` with `changes` applied through its layer, answering with
+    /// `soa` (the new serial). The compiled data is shared, not copied.
+    public init(_ previous: CompiledZone, soa: SOA, changes: [ZoneLayer.Change]) {
+        let z = previous.root
+        origin = z.origin
+        self.soa = .soa(soa)
+        soaTTL = z.soaTTL
+        negativeTTL = z.soaTTL < soa.minimum ? z.soaTTL : soa.minimum
+        index = z.index
+        nodeSets = z.nodeSets
+        nodeDelegation = z.nodeDelegation
+        nodeWildcard = z.nodeWildcard
+        setType = z.setType
+        setTTL = z.setTTL
+        setRecords = z.setRecords
+        setTarget = z.setTarget
+        setExtras = z.setExtras
+        recordStart = z.recordStart
+        recordLength = z.recordLength
+        recordForm = z.recordForm
+        extraOwner = z.extraOwner
+        extraSet = z.extraSet
+        arena = z.arena
+        nodeHasChildren = z.nodeHasChildren
+        targets = z.targets
+        base = z
+        layer = (previous.layer ?? ZoneLayer()).updating(changes)
+        layerChanges = changes.map { $0.owner }
+        layerFromSerial = previous.serial
     }
 
     /// The SOA serial.
@@ -106,15 +156,18 @@ public final class CompiledZone {
         return 0
     }
 
-    /// Bytes held by the compiled zone's arrays and arena.
+    /// Bytes held by the compiled zone's arrays and arena, and its layer.
     public var memoryBytes: Int {
-        var n = index.memoryBytes + arena.count
+        var n = index.memoryBytes + arena.count + (layer?.memoryBytes ?? 0) + targets.memoryBytes + nodeHasChildren.count
         n += 4 * (nodeSets.count + nodeWildcard.count) + nodeDelegation.count
         n += 2 * setType.count + 4 * (setTTL.count + setRecords.count + setTarget.count + setExtras.count)
         n += 4 * recordStart.count + 2 * recordLength.count + recordForm.count
         n += 4 * (extraOwner.count + extraSet.count)
         return n
     }
+
+    /// Number of nodes (owners and empty non-terminals).
+    public var nodeCount: Int { nodeSets.count &- 1 }
 
     /// Number of records (the SOA included).
     public var recordCount: Int { recordStart.count }
@@ -378,8 +431,10 @@ extension Snapshot {
             ownerOffset[n] = o
             return o
         }
+        let targets = NameTable<Int>(capacity: 8)
         // Address sets of an in-zone name, for additional sections.
         func addresses(_ target: DomainName) {
+            if target.isSubdomain(of: z.origin) { targets.insert(0, for: target) }
             guard let n = table[target] else { return }
             let b = builders[n]
             var k = 0
@@ -448,11 +503,17 @@ extension Snapshot {
             nodeDelegation.append(n != 0 && b.types.contains(.ns))
             n &+= 1
         }
+        var hasChildren = [Bool](repeating: false, count: names.count)
+        if names.count > 1 { hasChildren[0] = true }
+        for name in names where name.labelCount > z.origin.labelCount &+ 1 {
+            if let p = name.parent, let pi = table[p] { hasChildren[pi] = true }
+        }
         let neg = soaTTL < soa.minimum ? soaTTL : soa.minimum
         return CompiledZone(arena: arena, origin: z.origin, soa: .soa(soa), soaTTL: soaTTL, negativeTTL: neg, index: table,
                             nodeSets: nodeSets, nodeDelegation: nodeDelegation, nodeWildcard: nodeWildcard,
                             setType: setType, setTTL: setTTL, setRecords: setRecords, setTarget: setTarget,
                             setExtras: setExtras, recordStart: recordStart, recordLength: recordLength,
-                            recordForm: recordForm, extraOwner: extraOwner, extraSet: extraSet)
+                            recordForm: recordForm, extraOwner: extraOwner, extraSet: extraSet,
+                            nodeHasChildren: hasChildren, targets: targets)
     }
 }

@@ -30,6 +30,11 @@ public struct ZoneTransfer {
     private var set = 0
     private var node = 0
     private var first = true
+    /// Under a layer: the compiled nodes it shadows, and where its own
+    /// records are sent from.
+    private var shadowed: Set<Int>?
+    private var layerOwner = 0
+    private var layerRecord = 0
     /// Records sent in this order instead of the zone's (IXFR from the
     /// journal); nil for a whole zone.
     private var sequence: [ResourceRecord]?
@@ -155,6 +160,7 @@ public struct ZoneTransfer {
             return true
         }
         guard record < z.recordCount else {
+            if let l = z.layer, layerOwner < l.count { return try writeLayer(l, &w) }
             phase = 2
             return false
         }
@@ -164,6 +170,18 @@ public struct ZoneTransfer {
         if form == RDataForm.soa.rawValue {
             record &+= 1
             return false
+        }
+        if let l = z.layer {
+            // Owners the layer holds are sent from it, after the rest.
+            if shadowed == nil {
+                var s = Set<Int>()
+                for (name, _) in l.owners { if let n = z.index[name] { s.insert(n) } }
+                shadowed = s
+            }
+            if shadowed?.contains(node) == true {
+                record &+= 1
+                return false
+            }
         }
         let nameAt = form == RDataForm.name.rawValue ? 0 : (form == RDataForm.prefName.rawValue ? 2 : -1)
         let rdata = z.bytes(Int(z.recordStart[record]), Int(z.recordLength[record]))
@@ -179,6 +197,32 @@ public struct ZoneTransfer {
         }
         try result.get()
         record &+= 1
+        return true
+    }
+
+    /// The next record of the zone's layer (after the compiled records).
+    @_optimize(size) private mutating func writeLayer(_ l: ZoneLayer, _ w: inout MessageWriter) throws(DNSError) -> Bool {
+        let e = l.index.value(at: layerOwner)
+        let size = l.recordSize(e)
+        let at = Int(l.entryStart[e]) &+ layerRecord &* size
+        guard size > 0, at &+ size <= Int(l.entryStart[e &+ 1]) else {
+            layerOwner &+= 1
+            layerRecord = 0
+            return false
+        }
+        let type = RRType(l.entryType[e])
+        let ttl = l.entryTTL[e]
+        let rdata = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(l.arena)[at..<(at &+ size)])
+        let result = l.index.withNameWire(at: layerOwner) { (owner: UnsafeRawBufferPointer) -> Result<Void, DNSError> in
+            do throws(DNSError) {
+                try w.writeRecord(.answer, ownerWire: owner, type: type, ttl: ttl, rdataWire: rdata, nameAt: -1)
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        try result.get()
+        layerRecord &+= 1
         return true
     }
 }

@@ -63,6 +63,20 @@ public final class NameTable<Value> {
         values.reserveCapacity(capacity)
     }
 
+    /// A table with the same entries, to be changed without changing this
+    /// one (the arrays are shared until the first insert copies them).
+    public func copy() -> NameTable<Value> {
+        let t = NameTable<Value>(capacity: 0)
+        t.hashes = hashes
+        t.slotEntry = slotEntry
+        t.keys = keys
+        t.keyStart = keyStart
+        t.originals = originals
+        t.entryHash = entryHash
+        t.values = values
+        return t
+    }
+
     /// The hash as stored: 0 marks an empty slot.
     @inlinable @inline(__always)
     static func stored(_ h: UInt64) -> UInt64 { h == 0 ? 1 : h }

@@ -149,6 +149,9 @@ public enum StatusKeys {
             Metric("dnsbox_snapshot_builds_total", .counter, "Zone snapshots dnsd built."))
         public static let snapshotBuildMicros = StatusKey("snapshot_build_us",
             Metric("dnsbox_snapshot_build_seconds", .gauge, "Time dnsd took to build its last zone snapshot.", scale: 6))
+        public static let layeredChanges = StatusKey("layered_changes",
+            Metric("dnsbox_layered_changes_total", .counter, "Service writes dnsd applied through a zone layer, without compiling the zone."))
+        public static let layerMicros = StatusKey("layer_update_us")
         public static let cacheEntries = StatusKey("cache_entries",
             Metric("dnsbox_cache_entries", .gauge, "Entries in the forwarding cache."))
         public static let cacheHits = StatusKey("cache_hits",
@@ -186,7 +189,7 @@ public enum StatusKeys {
         /// The single-sample metrics, in the order `/metrics` prints them.
         public static let gauges: [StatusKey] = [
             cacheHits, cacheMisses, cacheEntries, staleAnswers, upstreamQueries, upstreamFailures, upstreamErrors,
-            upstreamLatencyMicros, storeGeneration, snapshotBuilds, snapshotBuildMicros, zones,
+            upstreamLatencyMicros, storeGeneration, snapshotBuilds, snapshotBuildMicros, layeredChanges, zones,
         ]
     }
 

@@ -41,6 +41,7 @@ public final class DnsdService: Service {
     private let secondaries: SecondaryZones
     private let journals: ZoneJournals
     private let inbox = NotifyInbox()
+    private var ticks = 0
 
     /// `threaded: false` creates the workers without threads; tests then
     /// drive them with `runWorkersOnce`.
@@ -119,6 +120,9 @@ public final class DnsdService: Service {
         log.info("udp workers", [("count", "\(workerCount)"), ("threads", "\(workers.count)")])
         host.loop.schedule(after: 1000, repeating: true) { [unowned(unsafe) self] in
             self.checkStore()
+            self.compactLayers()
+            self.ticks &+= 1
+            if self.ticks % 10 == 0 { self.feed.forgetAppliedChanges() }
             var freed = false
             for w in self.workers { freed = w.collectRetired() || freed }
             if freed { Sys.releaseFreeMemory() }
@@ -158,6 +162,8 @@ public final class DnsdService: Service {
         s.set(K.storeGeneration, feed.generation)
         s.set(K.snapshotBuilds, feed.builds)
         s.set(K.snapshotBuildMicros, feed.lastBuildMicros)
+        s.set(K.layeredChanges, feed.layered)
+        s.set(K.layerMicros, feed.lastLayerMicros)
         var locals = [tcp.local]
         for w in workers { locals.append(w.local) }
         ResolverStatus.add(locals, cacheEntries: frontend.cache?.count ?? 0, to: &s)
@@ -183,8 +189,52 @@ public final class DnsdService: Service {
     // MARK: zones
 
     private func checkStore() {
-        if feed.refresh() { rebuild(host.config, reason: "store generation \(feed.generation)") }
+        switch feed.refresh() {
+        case .unchanged:
+            return
+        case .full:
+            rebuild(host.config, reason: "store generation \(feed.generation)")
+        case .services(let changed):
+            if !applyServices(changed) { rebuild(host.config, reason: "store generation \(feed.generation)") }
+        }
     }
+
+    /// When the last service change went into a zone's layer (ns, monotonic).
+    private var lastLayered: UInt64 = 0
+
+    /// Service writes answered without compiling their zone (the zones'
+    /// layers); false when a rebuild must do it.
+    private func applyServices(_ changed: [(zone: String, name: String)]) -> Bool {
+        let c = host.config
+        let served = answerer.snapshot
+        let wall = UInt32(truncatingIfNeeded: Sys.realtimeNanos() / 1_000_000_000)
+        guard let (layered, zones) = feed.overlay(c, served: served, changed: changed, now: wall) else { return false }
+        guard !zones.isEmpty else { return true }
+        let started = Sys.monotonicNanos()
+        let snapshot = journals.update(layered, served: served, maxDepth: c.dnsd.journalMaxDepth,
+                                       maxBytes: c.dnsd.journalMaxUsage)
+        let a = answerer
+        publish(Frontend(answerer: Answerer(snapshot: snapshot, nsid: a.nsid, version: Array(c.dnsd.version.utf8),
+                                            tsigKeys: a.tsigKeys, clock: { SecondaryZones.wallSeconds() }),
+                         forwarding: frontend.forwarding, cache: frontend.cache))
+        lastLayered = Sys.monotonicNanos()
+        feed.noteLayered(micros: (lastLayered &- started) / 1000)
+        if log.level <= .debug {
+            log.debug("service changes layered", [("changes", "\(changed.count)"),
+                      ("zones", zones.map { "\($0.0.origin)@\($0.0.serial)+\($0.0.layer?.count ?? 0)" }.joined(separator: ","))])
+        }
+        for (z, p) in zones where !p.notify.isEmpty { notifier.notify(z, targets: p.notify, key: p.tsigKey) }
+        return true
+    }
+
+    /// Compiles zones under a layer afresh once the writes pause
+    /// (`layerQuietSeconds`): their memory and lookups back to one piece.
+    private func compactLayers() {
+        guard Sys.monotonicNanos() &- lastLayered >= DnsdService.layerQuietSeconds * 1_000_000_000,
+              answerer.snapshot.compiledZones.contains(where: { $0.layer != nil }) else { return }
+        rebuild(host.config, reason: "compacting zone layers", reuse: true)
+    }
+    static let layerQuietSeconds: UInt64 = 5
 
     /// A NOTIFY the answer path accepted (UDP through the inbox, TCP directly).
     private func notified(_ query: UnsafeRawBufferPointer, _ peer: SocketAddress) {

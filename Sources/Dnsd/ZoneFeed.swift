@@ -17,7 +17,10 @@ final class ZoneFeed {
     let store: StoreHandle
     private(set) var generation: Int64 = -1
     private var zones: [StoredZone] = []
-    private var services: [StoredService] = []
+    /// The services, by `key(zone, name)`.
+    private var services: [String: StoredService] = [:]
+    /// The store's counter of zone inputs other than services, as last read.
+    private var zoneInputs: Int64 = -1
     private var leases: [StoredLease] = []
     /// The secondary zones the API added (without their data).
     private(set) var apiSecondaries: [StoredSecondary] = []
@@ -29,33 +32,145 @@ final class ZoneFeed {
     private var inputHashes: [DomainName: UInt64] = [:]
     private(set) var builds: UInt64 = 0
     private(set) var lastBuildMicros: UInt64 = 0
+    /// Service changes applied through zone layers, and the last one's time.
+    private(set) var layered: UInt64 = 0
+    private(set) var lastLayerMicros: UInt64 = 0
+
+    func noteLayered(micros: UInt64) {
+        layered &+= 1
+        lastLayerMicros = micros
+    }
 
     init(store: StoreHandle) {
         self.store = store
     }
 
-    /// Reads the store's zones, services and leases if its generation
-    /// moved; true if it did. A store that cannot be read keeps the last
-    /// good picture (the fail-safe) and says so once.
+    /// What `refresh` found.
+    enum Refresh {
+        case unchanged
+        /// Zones, records, leases or secondary zones changed: rebuild.
+        case full
+        /// Only these services changed (zone, name).
+        case services([(zone: String, name: String)])
+    }
+
+    static func key(_ zone: String, _ name: String) -> String { zone + "\u{0}" + name }
+
+    /// Reads what changed in the store since the generation read last:
+    /// the changed services alone when nothing else changed, else the
+    /// store's zones, services and leases. A store that cannot be read
+    /// keeps the last good picture (the fail-safe) and says so once.
     @discardableResult
-    func refresh() -> Bool {
-        guard let s = store.current() else { return false }
+    func refresh() -> Refresh {
+        guard let s = store.current() else { return .unchanged }
         do throws(StoreError) {
-            guard try s.generation() != generation else { return false }
+            if generation >= 0 && !failing {
+                let d = try s.delta(since: generation)
+                guard d.generation != generation else { return .unchanged }
+                if d.zoneInputs == zoneInputs {
+                    for c in d.services { services[ZoneFeed.key(c.zone, c.name)] = c.service }
+                    generation = d.generation
+                    return .services(d.services.map { ($0.zone, $0.name) })
+                }
+            } else {
+                guard try s.generation() != generation else { return .unchanged }
+            }
+            // Read first: a change made while the rest is read shows next time.
+            let inputs = try s.zoneInputs()
             let (g, z) = try s.zones()
             leases = try s.leases()
-            services = try s.services()
+            var all: [String: StoredService] = [:]
+            for svc in try s.services() { all[ZoneFeed.key(svc.zone, svc.name)] = svc }
+            services = all
             apiSecondaries = try s.secondaries().filter { $0.api }
             zones = z
             generation = g
+            zoneInputs = inputs
             if failing { log.info("store readable again", [("generation", "\(g)")]) }
             failing = false
-            return true
+            return .full
         } catch {
             if !failing { log.error("cannot read zones from the store; serving the last good version: \(error.description)") }
             failing = true
-            return false
+            return .unchanged
         }
+    }
+
+    /// Forgets the store's log of the service changes already applied.
+    func forgetAppliedChanges() {
+        guard generation > trimmed, let s = store.current() else { return }
+        do throws(StoreError) {
+            try s.forgetServiceChanges(through: generation)
+            trimmed = generation
+        } catch {
+            log.warn("cannot trim the store's log of service changes: \(error.description)")
+        }
+    }
+    private var trimmed: Int64 = -1
+
+    /// The served snapshot with the services `changed` applied through the
+    /// zones' layers (`ZoneLayer`): O(changed records), no zone compiled.
+    /// Nil when one of them needs the zone compiled: its zone has a file,
+    /// an SOA of its own, lease names or API records; its owner is not a
+    /// leaf child of the apex holding only the service, or is an NS, MX or
+    /// SRV target; or the layer would grow past the zone's size (the
+    /// rebuild then compacts it). Also returns the zones whose serial
+    /// changed.
+    func overlay(_ c: Config, served: Snapshot, changed: [(zone: String, name: String)], now: UInt32)
+        -> (snapshot: Snapshot, changed: [(CompiledZone, ZonePolicy)])? {
+        var dynamic: [String: ZoneSection] = [:]
+        for z in c.zones where z.dynamic && z.name != nil { dynamic[z.key] = z }
+        var order: [String] = []
+        var names: [String: [String]] = [:]
+        for (zone, name) in changed where dynamic[zone] != nil {
+            if names[zone] == nil { order.append(zone) }
+            names[zone, default: []].append(name)
+        }
+        var leaseDomains = Set<String>()
+        for d in c.dhcp where d.isServed { if let n = d.domain { leaseDomains.insert(LeaseNames.norm(n)) } }
+        var replaced: [DomainName: CompiledZone] = [:]
+        for zone in order {
+            guard let section = dynamic[zone], !leaseDomains.contains(zone),
+                  !zones.contains(where: { LeaseNames.norm($0.name) == zone }),
+                  let origin = try? DomainName(zone + "."), fingerprints[origin] != nil,
+                  let (cur, policy) = served.zoneAndPolicy(named: origin), !policy.isSecondary, !policy.unavailable,
+                  case .soa(var soa) = cur.soa else { return nil }
+            let base = cur.root
+            var edits: [ZoneLayer.Change] = []
+            var seen = Set<String>()
+            for name in names[zone] ?? [] where seen.insert(name).inserted {
+                guard !name.contains("."), let owner = try? DomainName(name, origin: origin),
+                      base.isLayerable(owner) else { return nil }
+                var edit = ZoneLayer.Change(owner: owner, type: nil, ttl: 0, rdata: [])
+                if let svc = services[ZoneFeed.key(zone, name)] {
+                    guard let type = RRType(mnemonic: svc.type), type == .a || type == .aaaa else { return nil }
+                    for text in svc.records {
+                        guard let ip = IPAddress(text), ip.isV4 == (type == .a) else { return nil }
+                        if !edit.rdata.contains(ip.bytes) { edit.rdata.append(ip.bytes) }
+                    }
+                    if !edit.rdata.isEmpty {
+                        edit.type = type
+                        edit.ttl = UInt32(clamping: svc.ttl == 0 ? section.serviceTTL : svc.ttl)
+                    }
+                }
+                edits.append(edit)
+            }
+            guard (cur.layer?.count ?? 0) + edits.count <= max(4096, base.nodeCount) else { return nil }
+            soa.serial = serialIsNewer(now, than: soa.serial) ? now : soa.serial &+ 1
+            replaced[origin] = CompiledZone(cur, soa: soa, changes: edits)
+        }
+        guard !replaced.isEmpty else { return (served, []) }
+        var sources: [SnapshotZone] = []
+        var out: [(CompiledZone, ZonePolicy)] = []
+        for (z, p) in served.zonesWithPolicies {
+            if let n = replaced[z.origin] {
+                sources.append(SnapshotZone(.compiled(n), policy: p))
+                out.append((n, p))
+            } else {
+                sources.append(SnapshotZone(.compiled(z), policy: p))
+            }
+        }
+        return (Snapshot(sources), out)
     }
 
     /// A new snapshot from `c` and the inputs read so far. `served` is the
@@ -70,7 +185,7 @@ final class ZoneFeed {
         for z in served.compiledZones { previous[z.origin] = ZoneSet.Previous(serial: z.serial, fingerprint: fingerprints[z.origin]) }
         let wall = Sys.realtimeNanos() / 1_000_000_000
         let started = Sys.monotonicNanos()
-        let serviceZones = DynamicServices.zones(services, config: c)
+        let serviceZones = DynamicServices.zones(services.keys.sorted().compactMap { services[$0] }, config: c)
         let leaseZones = LeaseNames.zones(leases: leases, config: c, stored: zones + serviceZones, now: Int64(wall),
                                           subnets: subnets)
         let set = ZoneSet.load(c, stored: zones + serviceZones + leaseZones, previous: previous,

@@ -49,7 +49,7 @@ final class ZoneJournals {
                 continue
             }
             let newer = serialIsNewer(z.serial, than: old.serial)
-            guard newer, let diff = ZoneDiff.between(old: old.records(), new: z.records()) else {
+            guard newer, let diff = ZoneDiff.layered(old: old, new: z) ?? ZoneDiff.between(old: old.records(), new: z.records()) else {
                 log.warn(newer ? "zone \(name): no difference from \(old.serial) to \(z.serial); its journal starts anew"
                                : "zone \(name): serial \(old.serial) -> \(z.serial) goes backwards; its journal starts anew (secondaries get a whole transfer)")
                 if held != nil { changes.append(.forget(name)) }

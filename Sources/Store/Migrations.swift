@@ -89,6 +89,26 @@ public enum Migrations {
             );
             CREATE INDEX zone_journal_zone ON zone_journal(zone, id);
             """),
+        Step(version: 7, summary: "a log of service changes and a counter of other zone inputs (dnsd applies API writes without a rebuild)", sql: """
+            CREATE TABLE service_changes (gen INTEGER NOT NULL, zone TEXT NOT NULL, name TEXT NOT NULL);
+            CREATE INDEX service_changes_by_gen ON service_changes(gen);
+            INSERT INTO meta(key, value) VALUES ('zone_inputs', '0');
+            CREATE TRIGGER services_insert_log AFTER INSERT ON services BEGIN INSERT INTO service_changes(gen, zone, name) VALUES((SELECT CAST(value AS INTEGER) + 1 FROM meta WHERE key = 'generation'), NEW.zone, NEW.name); END;
+            CREATE TRIGGER services_update_log AFTER UPDATE ON services BEGIN INSERT INTO service_changes(gen, zone, name) VALUES((SELECT CAST(value AS INTEGER) + 1 FROM meta WHERE key = 'generation'), OLD.zone, OLD.name); INSERT INTO service_changes(gen, zone, name) VALUES((SELECT CAST(value AS INTEGER) + 1 FROM meta WHERE key = 'generation'), NEW.zone, NEW.name); END;
+            CREATE TRIGGER services_delete_log AFTER DELETE ON services BEGIN INSERT INTO service_changes(gen, zone, name) VALUES((SELECT CAST(value AS INTEGER) + 1 FROM meta WHERE key = 'generation'), OLD.zone, OLD.name); END;
+            CREATE TRIGGER zones_insert_inputs AFTER INSERT ON zones BEGIN UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'zone_inputs'; END;
+            CREATE TRIGGER zones_update_inputs AFTER UPDATE ON zones BEGIN UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'zone_inputs'; END;
+            CREATE TRIGGER zones_delete_inputs AFTER DELETE ON zones BEGIN UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'zone_inputs'; END;
+            CREATE TRIGGER records_insert_inputs AFTER INSERT ON records BEGIN UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'zone_inputs'; END;
+            CREATE TRIGGER records_update_inputs AFTER UPDATE ON records BEGIN UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'zone_inputs'; END;
+            CREATE TRIGGER records_delete_inputs AFTER DELETE ON records BEGIN UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'zone_inputs'; END;
+            CREATE TRIGGER leases_insert_inputs AFTER INSERT ON leases BEGIN UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'zone_inputs'; END;
+            CREATE TRIGGER leases_update_inputs AFTER UPDATE ON leases BEGIN UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'zone_inputs'; END;
+            CREATE TRIGGER leases_delete_inputs AFTER DELETE ON leases BEGIN UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'zone_inputs'; END;
+            CREATE TRIGGER secondary_zones_insert_inputs AFTER INSERT ON secondary_zones BEGIN UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'zone_inputs'; END;
+            CREATE TRIGGER secondary_zones_update_inputs AFTER UPDATE ON secondary_zones BEGIN UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'zone_inputs'; END;
+            CREATE TRIGGER secondary_zones_delete_inputs AFTER DELETE ON secondary_zones BEGIN UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'zone_inputs'; END;
+            """),
     ]
 
     public static var latestVersion: Int { steps.last?.version ?? 0 }

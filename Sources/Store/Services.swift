@@ -82,3 +82,55 @@ extension Store {
         }
     }
 }
+
+/// What changed in the store since a generation dnsd has applied: the
+/// services written since (`service_changes`, kept by triggers), and the
+/// counter of every other zone input (zones, records, leases, secondary
+/// zones). An unchanged counter means the services are all that changed.
+public struct StoreDelta: Sendable {
+    public var generation: Int64
+    public var zoneInputs: Int64
+    /// The services written since, as they are now (nil: deleted), by
+    /// (zone, name).
+    public var services: [(zone: String, name: String, service: StoredService?)]
+}
+
+extension Store {
+    /// The counter of zone inputs other than services.
+    public func zoneInputs() throws(StoreError) -> Int64 {
+        let s = try db.prepare("SELECT value FROM meta WHERE key = 'zone_inputs'")
+        defer { s.reset() }
+        guard try s.step() else { return 0 }
+        return Int64(s.string(0) ?? "0") ?? 0
+    }
+
+    /// The changes after generation `since`, in one read transaction.
+    public func delta(since: Int64) throws(StoreError) -> StoreDelta {
+        try db.readTransaction { () throws(StoreError) -> StoreDelta in
+            var d = StoreDelta(generation: try generation(), zoneInputs: try zoneInputs(), services: [])
+            let s = try db.prepare("""
+                SELECT c.zone, c.name, s.type, s.ttl, s.records FROM (SELECT DISTINCT zone, name FROM service_changes WHERE gen > ?1) c
+                LEFT JOIN services s ON s.zone = c.zone AND s.name = c.name
+                """)
+            s.bind(1, since)
+            while try s.step() {
+                let zone = s.string(0) ?? "", name = s.string(1) ?? ""
+                var svc: StoredService? = nil
+                if let type = s.string(2) {
+                    svc = StoredService(zone: zone, name: name, type: type, ttl: Int(s.int(3)),
+                                        records: (s.string(4) ?? "").split(separator: " ").map { String($0) })
+                }
+                d.services.append((zone, name, svc))
+            }
+            return d
+        }
+    }
+
+    /// Forgets the service changes up to generation `through` (dnsd, once
+    /// it has applied them); the generation does not move.
+    public func forgetServiceChanges(through: Int64) throws(StoreError) {
+        try db.transaction { () throws(StoreError) in
+            try db.prepare("DELETE FROM service_changes WHERE gen <= ?1").bind(1, through).run()
+        }
+    }
+}

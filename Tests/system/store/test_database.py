@@ -55,7 +55,7 @@ def test_acknowledged_writes_survive_kill_9(dnsbox, tmp_path, round_):
     r = dnsbox.run("db", "-D", str(db), "check")
     assert r.returncode == 0 and r.stdout.strip() == "ok"
     info = dnsbox.run("db", "-D", str(db), "info").stdout
-    assert "schema_version: 6" in info
+    assert "schema_version: 7" in info
 
 
 def test_sqlite3_tool_reads_what_dnsbox_wrote(dnsbox, tmp_path):
@@ -65,7 +65,7 @@ def test_sqlite3_tool_reads_what_dnsbox_wrote(dnsbox, tmp_path):
     out = subprocess.run(["sqlite3", str(db), "PRAGMA journal_mode; PRAGMA integrity_check; "
                           "SELECT value FROM kv WHERE ns='ns' AND key='key'; PRAGMA user_version;"],
                          capture_output=True, text=True, check=True).stdout.split("\n")
-    assert out[:4] == ["wal", "ok", "value with spaces", "6"]
+    assert out[:4] == ["wal", "ok", "value with spaces", "7"]
     # And dnsbox sees a write made by the sqlite3 tool (another process) with a new generation.
     gen0 = int(dnsbox.run("db", "-D", str(db), "info").stdout.split("generation: ")[1].split()[0])
     subprocess.run(["sqlite3", str(db), "UPDATE kv SET value='changed' WHERE ns='ns';"
