@@ -357,8 +357,13 @@ public final class Answerer {
         while d >= 0 {
             guard let owner = name.dropping(labels: d) else { return .nxdomain }
             // A layer holds leaf children of the apex, and shadows them.
-            if d == below &- 1, let l = z.layer {
-                let le = l.entry(owner, hash: hashes.hash(droppingLabels: d))
+            if d == below &- 1, var l = z.layer {
+                let h = hashes.hash(droppingLabels: d)
+                var le = l.entry(owner, hash: h)
+                if le < 0, let o = l.older {
+                    l = o
+                    le = o.entry(owner, hash: h)
+                }
                 if le >= 0 {
                     // Gone: as if never there (the apex encloses the name).
                     if l.entryType[le] == 0 { break }

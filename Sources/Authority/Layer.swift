@@ -38,11 +38,20 @@ public final class ZoneLayer {
         }
     }
 
-    init(index: NameTable<Int>, entryType: [UInt16], entryTTL: [UInt32], entryStart: [Int32], bytes: [UInt8]) {
+    /// The older, bigger part of the layer, shadowed by this one's
+    /// entries: an update copies only the recent part (at most
+    /// `recentLimit` owners) and folds it into the older one when it is
+    /// full, so the copying stays O(changes) amortized as the layer grows.
+    let older: ZoneLayer?
+    static let recentLimit = 1024
+
+    init(index: NameTable<Int>, entryType: [UInt16], entryTTL: [UInt32], entryStart: [Int32], bytes: [UInt8],
+         older: ZoneLayer?) {
         self.index = index
         self.entryType = entryType
         self.entryTTL = entryTTL
         self.entryStart = entryStart
+        self.older = older
         let a = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count == 0 ? 1 : bytes.count, alignment: 8)
         bytes.withUnsafeBytes { src in
             if let s = src.baseAddress, let d = a.baseAddress, src.count > 0 { d.copyMemory(from: s, byteCount: src.count) }
@@ -54,19 +63,54 @@ public final class ZoneLayer {
 
     /// An empty layer.
     public convenience init() {
-        self.init(index: NameTable<Int>(capacity: 8), entryType: [], entryTTL: [], entryStart: [0], bytes: [])
+        self.init(index: NameTable<Int>(capacity: 8), entryType: [], entryTTL: [], entryStart: [0], bytes: [], older: nil)
     }
 
-    /// Owners held (gone ones included).
-    public var count: Int { index.count }
+    /// Owners held (gone ones included; an owner in both parts counts twice).
+    public var count: Int { index.count &+ (older?.count ?? 0) }
 
     /// Bytes held, the shadowed entries of owners written twice included.
     public var memoryBytes: Int {
         index.memoryBytes + arena.count + 2 * entryType.count + 4 * (entryTTL.count + entryStart.count)
+            + (older?.memoryBytes ?? 0)
     }
 
     /// This layer with `changes` applied (a later change of an owner wins).
     @_optimize(size) public func updating(_ changes: [Change]) -> ZoneLayer {
+        if index.count &+ changes.count <= ZoneLayer.recentLimit { return appending(changes, older: older) }
+        // The recent part is full: fold it into the older one.
+        let folded = (older ?? ZoneLayer()).appending(ownChanges, older: nil)
+        return ZoneLayer().appending(changes, older: folded)
+    }
+
+    /// One level: this layer's older part with its recent part applied.
+    @_optimize(size) public func flattened() -> ZoneLayer {
+        guard let o = older else { return self }
+        return o.appending(ownChanges, older: nil)
+    }
+
+    /// This part's entries (not the older part's) as changes.
+    var ownChanges: [Change] {
+        var out: [Change] = []
+        var i = 0
+        while i < index.count {
+            let e = index.value(at: i)
+            var c = Change(owner: index.name(at: i), type: entryType[e] == 0 ? nil : RRType(entryType[e]),
+                           ttl: entryTTL[e], rdata: [])
+            let size = recordSize(e)
+            var at = Int(entryStart[e])
+            while size > 0 && at &+ size <= Int(entryStart[e &+ 1]) {
+                c.rdata.append([UInt8](UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(arena)[at..<(at &+ size)])))
+                at &+= size
+            }
+            out.append(c)
+            i &+= 1
+        }
+        return out
+    }
+
+    /// A copy of this part with `changes` appended, over `older`.
+    @_optimize(size) func appending(_ changes: [Change], older: ZoneLayer?) -> ZoneLayer {
         let table = index.copy()
         var types = entryType, ttls = entryTTL, starts = entryStart
         var bytes = [UInt8](UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(arena)[0..<Int(entryStart.last ?? 0)]))
@@ -77,7 +121,7 @@ public final class ZoneLayer {
             if c.type != nil { for r in c.rdata { bytes += r } }
             starts.append(Int32(truncatingIfNeeded: bytes.count))
         }
-        return ZoneLayer(index: table, entryType: types, entryTTL: ttls, entryStart: starts, bytes: bytes)
+        return ZoneLayer(index: table, entryType: types, entryTTL: ttls, entryStart: starts, bytes: bytes, older: older)
     }
 
     /// The entry the owner at `view` has, or -1. Hot-path safe.
@@ -106,7 +150,8 @@ public final class ZoneLayer {
         }
     }
 
-    /// The owners held and their current entries (off the hot path).
+    /// The owners this part holds and their current entries (off the hot
+    /// path; `flattened()` first for the whole layer).
     var owners: [(name: DomainName, entry: Int)] {
         var out: [(name: DomainName, entry: Int)] = []
         var i = 0
@@ -158,7 +203,11 @@ extension CompiledZone {
     /// The records at `owner` (off the hot path): the layer's entry when it
     /// has one, else the compiled node's.
     public func records(at owner: DomainName) -> [ResourceRecord] {
-        if let l = layer, let e = l.index[owner] { return l.records(e, owner: owner) }
+        var part = layer
+        while let l = part {
+            if let e = l.index[owner] { return l.records(e, owner: owner) }
+            part = l.older
+        }
         let z = root
         guard let n = z.index[owner] else { return [] }
         var out: [ResourceRecord] = []

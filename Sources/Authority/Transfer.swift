@@ -33,6 +33,7 @@ public struct ZoneTransfer {
     /// Under a layer: the compiled nodes it shadows, and where its own
     /// records are sent from.
     private var shadowed: Set<Int>?
+    private var flat: ZoneLayer?
     private var layerOwner = 0
     private var layerRecord = 0
     /// Records sent in this order instead of the zone's (IXFR from the
@@ -159,8 +160,16 @@ public struct ZoneTransfer {
             phase += 1
             return true
         }
+        if let layer = z.layer, shadowed == nil {
+            // Owners the layer holds are sent from it, after the rest.
+            let l = layer.flattened()
+            flat = l
+            var s = Set<Int>()
+            for (name, _) in l.owners { if let n = z.index[name] { s.insert(n) } }
+            shadowed = s
+        }
         guard record < z.recordCount else {
-            if let l = z.layer, layerOwner < l.count { return try writeLayer(l, &w) }
+            if let l = flat, layerOwner < l.index.count { return try writeLayer(l, &w) }
             phase = 2
             return false
         }
@@ -171,17 +180,9 @@ public struct ZoneTransfer {
             record &+= 1
             return false
         }
-        if let l = z.layer {
-            // Owners the layer holds are sent from it, after the rest.
-            if shadowed == nil {
-                var s = Set<Int>()
-                for (name, _) in l.owners { if let n = z.index[name] { s.insert(n) } }
-                shadowed = s
-            }
-            if shadowed?.contains(node) == true {
-                record &+= 1
-                return false
-            }
+        if shadowed?.contains(node) == true {
+            record &+= 1
+            return false
         }
         let nameAt = form == RDataForm.name.rawValue ? 0 : (form == RDataForm.prefName.rawValue ? 2 : -1)
         let rdata = z.bytes(Int(z.recordStart[record]), Int(z.recordLength[record]))

@@ -41,7 +41,6 @@ public final class DnsdService: Service {
     private let secondaries: SecondaryZones
     private let journals: ZoneJournals
     private let inbox = NotifyInbox()
-    private var ticks = 0
 
     /// `threaded: false` creates the workers without threads; tests then
     /// drive them with `runWorkersOnce`.
@@ -121,8 +120,7 @@ public final class DnsdService: Service {
         host.loop.schedule(after: 1000, repeating: true) { [unowned(unsafe) self] in
             self.checkStore()
             self.compactLayers()
-            self.ticks &+= 1
-            if self.ticks % 10 == 0 { self.feed.forgetAppliedChanges() }
+            self.feed.forgetAppliedChanges()
             var freed = false
             for w in self.workers { freed = w.collectRetired() || freed }
             if freed { Sys.releaseFreeMemory() }
@@ -208,9 +206,9 @@ public final class DnsdService: Service {
         let c = host.config
         let served = answerer.snapshot
         let wall = UInt32(truncatingIfNeeded: Sys.realtimeNanos() / 1_000_000_000)
+        let started = Sys.monotonicNanos()
         guard let (layered, zones) = feed.overlay(c, served: served, changed: changed, now: wall) else { return false }
         guard !zones.isEmpty else { return true }
-        let started = Sys.monotonicNanos()
         let snapshot = journals.update(layered, served: served, maxDepth: c.dnsd.journalMaxDepth,
                                        maxBytes: c.dnsd.journalMaxUsage)
         let a = answerer

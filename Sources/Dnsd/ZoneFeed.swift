@@ -100,8 +100,8 @@ final class ZoneFeed {
     func forgetAppliedChanges() {
         guard generation > trimmed, let s = store.current() else { return }
         do throws(StoreError) {
-            try s.forgetServiceChanges(through: generation)
-            trimmed = generation
+            // A bulk write leaves many: a few thousand a second go.
+            if try s.forgetServiceChanges(through: generation) { trimmed = generation }
         } catch {
             log.warn("cannot trim the store's log of service changes: \(error.description)")
         }
@@ -113,7 +113,7 @@ final class ZoneFeed {
     /// Nil when one of them needs the zone compiled: its zone has a file,
     /// an SOA of its own, lease names or API records; its owner is not a
     /// leaf child of the apex holding only the service, or is an NS, MX or
-    /// SRV target; or the layer would grow past the zone's size (the
+    /// SRV target; or the layer would outgrow the zone fourfold (the
     /// rebuild then compacts it). Also returns the zones whose serial
     /// changed.
     func overlay(_ c: Config, served: Snapshot, changed: [(zone: String, name: String)], now: UInt32)
@@ -155,7 +155,9 @@ final class ZoneFeed {
                 }
                 edits.append(edit)
             }
-            guard (cur.layer?.count ?? 0) + edits.count <= max(4096, base.nodeCount) else { return nil }
+            // Compiled afresh when the writes pause (DnsdService), or now
+            // when the layer outgrows the zone it sits on fourfold.
+            guard (cur.layer?.count ?? 0) + edits.count <= max(65536, 4 * base.nodeCount) else { return nil }
             soa.serial = serialIsNewer(now, than: soa.serial) ? now : soa.serial &+ 1
             replaced[origin] = CompiledZone(cur, soa: soa, changes: edits)
         }

@@ -126,11 +126,16 @@ extension Store {
         }
     }
 
-    /// Forgets the service changes up to generation `through` (dnsd, once
-    /// it has applied them); the generation does not move.
-    public func forgetServiceChanges(through: Int64) throws(StoreError) {
-        try db.transaction { () throws(StoreError) in
-            try db.prepare("DELETE FROM service_changes WHERE gen <= ?1").bind(1, through).run()
+    /// Forgets up to `limit` of the service changes up to generation
+    /// `through` (dnsd, once it has applied them), so one call holds the
+    /// write lock briefly; true when none is left. The generation does not
+    /// move.
+    @discardableResult
+    public func forgetServiceChanges(through: Int64, limit: Int = 20000) throws(StoreError) -> Bool {
+        try db.transaction { () throws(StoreError) -> Bool in
+            try db.prepare("DELETE FROM service_changes WHERE rowid IN (SELECT rowid FROM service_changes WHERE gen <= ?1 LIMIT ?2)")
+                .bind(1, through).bind(2, limit).run()
+            return db.changes < limit
         }
     }
 }

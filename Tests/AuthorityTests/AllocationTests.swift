@@ -10,6 +10,60 @@ import DNS
 // measured loop suspends them (see Tests/AllocCounter/include/alloc_counter.h).
 
 @Suite struct AuthorityAllocationTests {
+    /// A zone under a layer (both of its parts) answers without allocating too.
+    @Test func layeredQueriesAllocateNothing() throws {
+        let base = try makeSnapshot()
+        let z = try #require(base.zone(named: try DomainName("example.com.")))
+        guard case .soa(var soa) = z.soa else { Issue.record("no SOA"); return }
+        var layered = z
+        for batch in 0..<12 {   // past recentLimit: an older and a recent part
+            soa.serial += 1
+            var changes: [ZoneLayer.Change] = []
+            for k in 0..<100 {
+                changes.append(ZoneLayer.Change(owner: try DomainName("n\(batch * 100 + k).example.com."), type: .a, ttl: 60,
+                                                rdata: [[10, 0, UInt8(batch), UInt8(k)]]))
+            }
+            if batch == 11 {
+                changes.append(ZoneLayer.Change(owner: try DomainName("www.example.com."), type: .aaaa, ttl: 60,
+                                                rdata: [[UInt8](repeating: 1, count: 16)]))
+                changes.append(ZoneLayer.Change(owner: try DomainName("n5.example.com."), type: nil, ttl: 0, rdata: []))
+            }
+            layered = CompiledZone(layered, soa: soa, changes: changes)
+        }
+        #expect(layered.layer?.older != nil)
+        let a = Answerer(snapshot: Snapshot(sources: [.compiled(layered)]))
+        let wire: [[UInt8]] = [
+            try queryBytes("n1150.example.com.", .a),       // recent part
+            try queryBytes("n10.example.com.", .a),         // older part
+            try queryBytes("n5.example.com.", .a),          // gone: NXDOMAIN
+            try queryBytes("www.example.com.", .a),         // shadowed: NODATA
+            try queryBytes("www.example.com.", .aaaa),
+            try queryBytes("x.n10.example.com.", .a),       // below a leaf
+            try queryBytes("alias.example.com.", .a),       // compiled data still
+        ]
+        let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 8)
+        defer { out.deallocate() }
+        let packets = wire.map { q -> UnsafeRawBufferPointer in
+            let p = UnsafeMutableRawBufferPointer.allocate(byteCount: q.count, alignment: 8)
+            p.copyBytes(from: q)
+            return UnsafeRawBufferPointer(p)
+        }
+        defer { for p in packets { p.deallocate() } }
+        var bytes = 0
+        for p in packets { bytes &+= a.respond(to: p, into: out, udp: true) }
+        alloc_counter_suspend_throw_hooks()
+        defer { alloc_counter_restore_throw_hooks() }
+        let before = alloc_count_this_thread()
+        var i = 0
+        while i < 70_000 {
+            bytes &+= a.respond(to: packets[i % packets.count], into: out, udp: true)
+            i &+= 1
+        }
+        let allocated = alloc_count_this_thread() - before
+        #expect(allocated == 0)
+        #expect(bytes > 70_000 * 12)
+    }
+
     @Test func mixedQueriesAllocateNothing() throws {
         #expect(alloc_counter_active() == 1)
         let a = Answerer(snapshot: try makeSnapshot(), nsid: Array("ns-a".utf8))

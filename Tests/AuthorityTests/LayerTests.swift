@@ -127,4 +127,43 @@ private func shape(_ a: Answerer, _ name: String, _ type: RRType) throws -> Stri
         #expect(try !ok("a.web."))     // not a child of the apex
         #expect(try !ok(""))           // the apex
     }
+
+    /// Past `recentLimit` owners the recent part folds into the older one;
+    /// answers and transfers stay those of the zone compiled afresh.
+    @Test func aLayerThatFoldsStillAnswersAsTheCompiledZone() throws {
+        let base = try compiled(dynZone)
+        var z = base
+        var want: [String: [UInt8]] = [:]
+        var serial: UInt32 = 10
+        for batch in 0..<30 {
+            var changes: [ZoneLayer.Change] = []
+            for k in 0..<100 {
+                let i = batch * 100 + k
+                // Every seventh batch rewrites older names; some are deleted.
+                let n = batch % 7 == 6 ? (i * 31) % (batch * 100) : i
+                let name = "n\(n)"
+                if n % 13 == 5 {
+                    changes.append(try change(name, nil, 0, []))
+                    want[name] = nil
+                } else {
+                    let addr: [UInt8] = [10, UInt8(batch), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)]
+                    changes.append(try change(name, .a, 60, [addr]))
+                    want[name] = addr
+                }
+            }
+            serial += 1
+            z = CompiledZone(z, soa: soa(base, serial: serial), changes: changes)
+        }
+        #expect(z.layer?.older != nil)
+        var text = dynZone.replacingOccurrences(of: "10 3600 600", with: "\(serial) 3600 600") + "\n"
+        for (name, a) in want.sorted(by: { $0.key < $1.key }) { text += "\(name) 60 A \(a.map { String($0) }.joined(separator: "."))\n" }
+        let fresh = try compiled(text)
+        #expect(z.records().map { $0.description }.sorted() == fresh.records().map { $0.description }.sorted())
+        let a = Answerer(snapshot: Snapshot(sources: [.compiled(z)]))
+        let b = Answerer(snapshot: Snapshot(sources: [.compiled(fresh)]))
+        for n in [0, 5, 18, 99, 100, 1023, 1024, 1500, 2047, 2999, 3000, 4000] {
+            #expect(try shape(a, "n\(n).dyn.test.", .a) == shape(b, "n\(n).dyn.test.", .a), "n\(n)")
+        }
+        #expect(try shape(a, "web.dyn.test.", .a) == shape(b, "web.dyn.test.", .a))
+    }
 }

@@ -13,6 +13,44 @@ private final class TempDir {
 }
 
 @Suite struct StoreTests {
+    /// The log dnsd reads instead of every service: what changed since a
+    /// generation, deletions included; any other zone input moves a counter.
+    @Test func serviceChangesAreLoggedAndOtherInputsCounted() throws {
+        let tmp = TempDir("delta")
+        defer { withExtendedLifetime(tmp) {} }
+        let store = try Store(path: tmp.db)
+        let svc = StoredService(zone: "dyn.local", name: "web", type: "A", ttl: 0, records: ["10.0.0.1"])
+        try store.write { (db) throws(StoreError) in try Services.put(db, svc) }
+        let g1 = try store.generation()
+        let inputs = try store.zoneInputs()
+        try store.write { (db) throws(StoreError) in
+            try Services.put(db, StoredService(zone: "dyn.local", name: "web", type: "A", ttl: 0, records: ["10.0.0.2"]))
+            try Services.put(db, StoredService(zone: "dyn.local", name: "db", type: "AAAA", ttl: 5, records: ["2001:db8::1"]))
+        }
+        try store.write { (db) throws(StoreError) in _ = try Services.delete(db, zone: "dyn.local", name: "db") }
+        var d = try store.delta(since: g1)
+        #expect(d.generation == g1 + 2 && d.zoneInputs == inputs)
+        let byName = Dictionary(d.services.map { ($0.name, $0.service) }, uniquingKeysWith: { a, _ in a })
+        #expect(byName.count == 2 && d.services.count == 2)
+        #expect(byName["web"]??.records == ["10.0.0.2"])
+        #expect(byName["db"].map { $0 == nil } == true)   // deleted
+        #expect(try store.delta(since: d.generation).services.isEmpty)
+        // Any other input moves the counter: a zone, a record, a lease.
+        try store.putZone("api.local", ttl: 60)
+        #expect(try store.zoneInputs() > inputs)
+        let afterZone = try store.zoneInputs()
+        try store.commitLeases([StoredLease(address: "192.168.1.9", interface: "lan", client: [1], mac: "aa:bb:cc:00:00:09",
+                                            expires: -1, state: 2, name: "x")], removing: [])
+        #expect(try store.zoneInputs() > afterZone)
+        // Forgotten changes are gone; later ones stay.
+        try store.write { (db) throws(StoreError) in try Services.put(db, svc) }
+        let last = try store.generation()
+        #expect(try store.forgetServiceChanges(through: last - 1, limit: 1) == false)   // one of several
+        try store.forgetServiceChanges(through: last - 1)
+        d = try store.delta(since: 0)
+        #expect(d.services.map { $0.name } == ["web"] && d.services.first?.service?.records == ["10.0.0.1"])
+    }
+
     @Test func zonesAndRecordsRoundTripWithTheGeneration() throws {
         let tmp = TempDir("zones")
         defer { withExtendedLifetime(tmp) {} } // ARC may not end it earlier

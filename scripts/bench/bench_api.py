@@ -52,8 +52,12 @@ DNS_PORT = env_int("BENCH_API_DNS_PORT", env_int("BENCH_PORT", 25300) + 40)
 API_PORT = env_int("BENCH_API_PORT", DNS_PORT + 1)
 ZONE = "bench.local"
 TOKEN = "bench-token"
+SERVICES = env_int("BENCH_API_SERVICES", 100000)
+SLICES = env_int("BENCH_API_SLICES", 10)
+SLICE_SECONDS = env_int("BENCH_API_SLICE_SECONDS", 2)
 TARGET_P99_MS = 10.0
 TARGET_PUTS = 2000.0
+TARGET_GROWTH = 0.9
 
 PROCS: list[subprocess.Popen] = []
 
@@ -66,12 +70,13 @@ function setup(thread)
   thread:set("tid", nthreads)
 end
 function init(args)
+  prefix = os.getenv("DNSBOX_BENCH_PREFIX") or "w"
   wrk.headers["Authorization"] = "Bearer " .. os.getenv("DNSBOX_BENCH_TOKEN")
   wrk.headers["Content-Type"] = "application/json"
 end
 function request()
   counter = counter + 1
-  local path = string.format("/v1/services/w%d-%d", tid, counter)
+  local path = string.format("/v1/services/%s%d-%d", prefix, tid, counter)
   local body = string.format('{"type":"A","records":["10.%d.%d.%d"],"ttl":5}',
                              tid % 256, math.floor(counter / 256) % 256, counter % 256)
   return wrk.format("PUT", path, nil, body)
@@ -288,18 +293,18 @@ def parse_wrk(out):
     return res
 
 
-def measure_wrk(work):
+def measure_wrk(work, seconds=SECONDS, prefix="w"):
     lua = work / "put.lua"
     lua.write_text(WRK_LUA)
-    argv = taskset(CLIENT_CPU) + ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency",
+    argv = taskset(CLIENT_CPU) + ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency",
                                   "-s", str(lua), f"http://127.0.0.1:{API_PORT}"]
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=SECONDS + 60,
-                       env=dict(os.environ, DNSBOX_BENCH_TOKEN=TOKEN))
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60,
+                       env=dict(os.environ, DNSBOX_BENCH_TOKEN=TOKEN, DNSBOX_BENCH_PREFIX=prefix))
     (work / "wrk.txt").write_text(r.stdout + r.stderr)
     if r.returncode != 0:
         raise RuntimeError(f"wrk exited with {r.returncode}: {r.stderr.strip()[:300]}")
     res = parse_wrk(r.stdout)
-    res["generator"] = f"wrk -t{THREADS} -c{CONNECTIONS} -d{SECONDS}s"
+    res["generator"] = f"wrk -t{THREADS} -c{CONNECTIONS} -d{seconds}s"
     res["ok"] = (res["requests"] or 0) - res["non2xx"]
     return res
 
@@ -356,13 +361,55 @@ def measure_writes(work, procs):
     return res
 
 
+# ---------------------------------------------------------------- (c) a big zone
+
+def prefill():
+    """SERVICES services in one bulk write (/v1/state); the time until the
+    last one answers (one whole compile of the zone)."""
+    services = {f"big{i}": {"type": "A", "records": [f"10.{100 + i // 65536 % 100}.{i // 256 % 256}.{i % 256}"],
+                            "ttl": 5} for i in range(SERVICES)}
+    last = SERVICES - 1
+    want = socket.inet_aton(f"10.{100 + last // 65536 % 100}.{last // 256 % 256}.{last % 256}")
+    t0 = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", API_PORT, timeout=120)
+    try:
+        status, body = request("PUT", f"/v1/state?zone={ZONE}", {"services": services}, conn)
+    finally:
+        conn.close()
+    if status != 200:
+        raise RuntimeError(f"bulk PUT of {SERVICES} services: HTTP {status} {body[:200]!r}")
+    t1 = time.perf_counter()
+    with socket_for_dns() as s:
+        while dns_ask(s, f"big{last}.{ZONE}") != {want}:
+            if time.perf_counter() - t1 > 120:
+                raise RuntimeError(f"big{last} not in DNS 120 s after the bulk write")
+            time.sleep(0.01)
+    return {"services": SERVICES, "put_s": t1 - t0, "visible_s": time.perf_counter() - t1}
+
+
+def measure_growth(work, procs):
+    """SLICES wrk runs of SLICE_SECONDS back to back on the big zone, each
+    adding new services: PUT/s of the first and the last slice."""
+    slices = []
+    for k in range(SLICES):
+        c0 = {n: cpu_seconds(tree(p.pid))[1] for n, p in procs.items()}
+        t0 = time.monotonic()
+        r = measure_wrk(work, SLICE_SECONDS, prefix=f"g{k}x")
+        wall = time.monotonic() - t0
+        r["dnsd_cpu_pct"] = (cpu_seconds(tree(procs["dnsd"].pid))[1] - c0["dnsd"]) / wall * 100
+        slices.append(r)
+    status, body = request("GET", f"/v1/services?zone={ZONE}")
+    stored = len(json.loads(body)["services"]) if status == 200 else None
+    return {"slices": slices, "stored": stored, "rss_kib": {n: memory_kib(tree(p.pid))[0] for n, p in procs.items()}}
+
+
 # ---------------------------------------------------------------- main
 
 def coredns():
     return shutil.which("coredns")
 
 
-def report(lat, put, load0, bin_note):
+def report(lat, put, load0, bin_note, big=None, lat_big=None, growth=None):
     lines = []
     p = lines.append
     p(f"dnsbox API bench {time.strftime('%Y-%m-%d %H:%M:%S')}  ({os.uname().machine}, {os.cpu_count()} CPUs; "
@@ -391,6 +438,18 @@ def report(lat, put, load0, bin_note):
     p(f"{'server CPU (dnsd + apictl), % of one CPU':<44} {f(put['server_cpu_pct'], '8.0f')}   "
       f"(dnsd {f(put.get('dnsd_cpu_pct'), '.0f')}, apictl {f(put.get('apictl_cpu_pct'), '.0f')})")
     p(f"{'RSS after (dnsd + apictl), KiB':<44} {put['rss_kib']:>8}")
+    if big:
+        p("")
+        p(f"(c) the zone with {big['services']:,} services (one bulk PUT /v1/state)")
+        p("-" * 71)
+        p(f"{'bulk PUT, s / then its last name answers, s':<44} {big['put_s']:8.2f} {big['visible_s']:8.2f}")
+        p(f"{'write -> DNS, ' + str(lat_big['writes']) + ' PUTs: p50 / p99 / max, ms':<44} "
+          f"{f(lat_big['visible_p50_ms'], '8.2f')} {f(lat_big['visible_p99_ms'], '8.2f')} {f(lat_big['visible_max_ms'], '8.2f')}")
+        rates = [sl["rps"] or 0 for sl in growth["slices"]]
+        p(f"{'PUT/s per ' + str(SLICE_SECONDS) + ' s slice, first .. last':<44} " + " ".join(f"{r:.0f}" for r in rates))
+        p(f"{'dnsd CPU per slice, % of one CPU':<44} " + " ".join(f"{sl['dnsd_cpu_pct']:.0f}" for sl in growth["slices"]))
+        p(f"{'services after / RSS dnsd, apictl KiB':<44} {growth['stored']} / {growth['rss_kib'].get('dnsd')}, "
+          f"{growth['rss_kib'].get('apictl')}")
     p("")
     p("targets (issue):")
     v = lat["visible_p99_ms"]
@@ -400,6 +459,14 @@ def report(lat, put, load0, bin_note):
     floor = "" if shutil.which("wrk") else "  (python load generator: a floor)"
     p(f"{'API PUT/s':<48} {f(v, '7.0f')}   target >= {TARGET_PUTS:<5g} "
       f"{'-' if v is None else 'ok' if v >= TARGET_PUTS and not put['non2xx'] else 'MISSED'}{floor}")
+    if big:
+        v = lat_big["visible_p99_ms"]
+        p(f"{'write -> DNS p99 at ' + str(big['services']) + ' services (ms)':<48} {f(v, '7.2f')}   target <= {TARGET_P99_MS:<5g} "
+          f"{'-' if v is None else 'ok' if v <= TARGET_P99_MS and not lat_big['errors'] else 'MISSED'}")
+        rates = [sl["rps"] or 0 for sl in growth["slices"]]
+        g = rates[-1] / rates[0] if rates and rates[0] else None
+        p(f"{'PUT/s last slice / first slice':<48} {f(g, '7.2f')}   target >= {TARGET_GROWTH:<5g} "
+          f"{'-' if g is None else 'ok' if g >= TARGET_GROWTH else 'MISSED'}")
     p(f"{'ratio to CoreDNS dynresolve':<48}       -   (no peer)")
     text = "\n".join(lines) + "\n"
     print(text, end="")
@@ -408,7 +475,7 @@ def report(lat, put, load0, bin_note):
     (OUT / f"api-{stamp}.json").write_text(json.dumps(
         {"settings": {"writes": WRITES, "seconds": SECONDS, "connections": CONNECTIONS, "threads": THREADS,
                       "server_cpu": SERVER_CPU, "client_cpu": CLIENT_CPU, "dnsbox": str(DNSBOX)},
-         "latency": lat, "writes": put}, indent=1))
+         "latency": lat, "writes": put, "big": big, "latency_big": lat_big, "growth": growth}, indent=1))
     shutil.copy(OUT / f"api-{stamp}.txt", OUT / "latest-api.txt")
     shutil.copy(OUT / f"api-{stamp}.json", OUT / "latest-api.json")
     log(f"written to {OUT}/api-{stamp}.txt and .json (also latest-api.txt/.json)")
@@ -433,8 +500,14 @@ def main():
             f"(b) {SECONDS} s x {CONNECTIONS} connections")
         lat = measure_latency()
         put = measure_writes(work, procs)
+        big = lat_big = growth = None
+        if SERVICES > 0 and shutil.which("wrk"):
+            big = prefill()
+            log(f"{SERVICES} services: bulk PUT {big['put_s']:.2f} s, answering {big['visible_s']:.2f} s later")
+            lat_big = measure_latency()
+            growth = measure_growth(work, procs)
         bin_note = "; a debug build" if "/debug/" in str(DNSBOX) else ""
-        report(lat, put, load0, bin_note)
+        report(lat, put, load0, bin_note, big, lat_big, growth)
         return 0
     finally:
         stop(procs)
