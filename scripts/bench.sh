@@ -36,7 +36,8 @@
 #     BENCH_DHCP_NS=dnsbox-bench-dhcp (namespaces NAME-s, NAME-c)
 #   API: BENCH_API_WRITES=1000 (sequential PUTs, write -> DNS) BENCH_API_SECONDS=10
 #     BENCH_API_CONNECTIONS=32 BENCH_API_THREADS=2 (wrk) BENCH_API_DNS_PORT=BENCH_PORT+40
-#     BENCH_API_PORT=BENCH_API_DNS_PORT+1
+#     BENCH_API_PORT=BENCH_API_DNS_PORT+1 BENCH_API_SERVICES=100000 (the big zone, one bulk
+#     PUT; 0 = skip) BENCH_API_SLICES=10 BENCH_API_SLICE_SECONDS=2 (wrk runs adding services to it)
 #   DNSBOX_BIN=out/x86_64/dnsbox: the shipped build (static musl, Embedded Swift),
 #     rebuilt with `make firmware ARCH=x86_64` when a source is newer; set
 #     DNSBOX_BIN=.build/release/dnsbox to measure the host build instead (an

@@ -84,7 +84,8 @@ COPTS="-Os -ffunction-sections -fdata-sections -fno-unwind-tables -fno-asynchron
 # tables WITHOUT ROWID, indexes, subqueries, upserts, CAST, COUNT, savepoints;
 # PRAGMA journal_mode / synchronous / foreign_keys / user_version /
 # integrity_check; ALTER TABLE ADD COLUMN in migrations; REFERENCES … ON DELETE
-# CASCADE, which needs FOREIGN_KEY and TRIGGER). Kept on purpose: ALTERTABLE,
+# CASCADE, which needs FOREIGN_KEY and TRIGGER; the triggers that log service
+# changes and count zone inputs, migration 7). Kept on purpose: ALTERTABLE,
 # CAST, UPSERT, FOREIGN_KEY, TRIGGER, SUBQUERY, INTEGRITY_CHECK, the flag /
 # pager / schema-version pragmas, WAL, and the query-planner optimisations
 # (OR, BETWEEN, quick-balance, lookaside). OMIT_CONFLICT_CLAUSE breaks
