@@ -78,9 +78,11 @@ public final class ZoneLayer {
     /// This layer with `changes` applied (a later change of an owner wins).
     @_optimize(size) public func updating(_ changes: [Change]) -> ZoneLayer {
         if index.count &+ changes.count <= ZoneLayer.recentLimit { return appending(changes, older: older) }
-        // The recent part is full: fold it into the older one.
-        let folded = (older ?? ZoneLayer()).appending(ownChanges, older: nil)
-        return ZoneLayer().appending(changes, older: folded)
+        // The recent part is full: fold it and the changes into the older
+        // one (O(layer), once per `recentLimit` changes).
+        let folded = (older ?? ZoneLayer()).appending(ownChanges + changes, older: nil)
+        return ZoneLayer(index: NameTable<Int>(capacity: 8), entryType: [], entryTTL: [], entryStart: [0], bytes: [],
+                         older: folded)
     }
 
     /// One level: this layer's older part with its recent part applied.
