@@ -165,7 +165,7 @@ public final class ZoneLayer {
     }
 
     /// The records entry `e` holds for `owner` (off the hot path).
-    func records(_ e: Int, owner: DomainName) -> [ResourceRecord] {
+    @_optimize(size) func records(_ e: Int, owner: DomainName) -> [ResourceRecord] {
         let size = recordSize(e)
         guard size > 0 else { return [] }
         var out: [ResourceRecord] = []
@@ -189,7 +189,7 @@ extension CompiledZone {
     /// child of the apex (not `*`), holding nothing or a single A or AAAA
     /// RRset here, and no NS, MX or SRV target of this zone (their
     /// additional data is compiled in). Off the hot path.
-    public func isLayerable(_ name: DomainName) -> Bool {
+    @_optimize(size) public func isLayerable(_ name: DomainName) -> Bool {
         guard name.labelCount == origin.labelCount &+ 1, name.isSubdomain(of: origin),
               !(name.wire.count > 1 && name.wire[0] == 1 && name.wire[1] == 0x2A) else { return false }
         if targets[name] != nil { return false }
@@ -204,7 +204,7 @@ extension CompiledZone {
 
     /// The records at `owner` (off the hot path): the layer's entry when it
     /// has one, else the compiled node's.
-    public func records(at owner: DomainName) -> [ResourceRecord] {
+    @_optimize(size) public func records(at owner: DomainName) -> [ResourceRecord] {
         var part = layer
         while let l = part {
             if let e = l.index[owner] { return l.records(e, owner: owner) }

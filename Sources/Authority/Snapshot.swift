@@ -121,7 +121,7 @@ public final class CompiledZone {
 
     /// `previous` with `changes` applied through its layer, answering with
     /// `soa` (the new serial). The compiled data is shared, not copied.
-    public init(_ previous: CompiledZone, soa: SOA, changes: [ZoneLayer.Change]) {
+    @_optimize(size) public init(_ previous: CompiledZone, soa: SOA, changes: [ZoneLayer.Change]) {
         let z = previous.root
         origin = z.origin
         self.soa = .soa(soa)

@@ -186,7 +186,7 @@ public final class DnsdService: Service {
 
     // MARK: zones
 
-    private func checkStore() {
+    @_optimize(size) private func checkStore() {
         switch feed.refresh() {
         case .unchanged:
             return
@@ -202,7 +202,7 @@ public final class DnsdService: Service {
 
     /// Service writes answered without compiling their zone (the zones'
     /// layers); false when a rebuild must do it.
-    private func applyServices(_ changed: [(zone: String, name: String)]) -> Bool {
+    @_optimize(size) private func applyServices(_ changed: [(zone: String, name: String)]) -> Bool {
         let c = host.config
         let served = answerer.snapshot
         let wall = UInt32(truncatingIfNeeded: Sys.realtimeNanos() / 1_000_000_000)
@@ -227,7 +227,7 @@ public final class DnsdService: Service {
 
     /// Compiles zones under a layer afresh once the writes pause
     /// (`layerQuietSeconds`): their memory and lookups back to one piece.
-    private func compactLayers() {
+    @_optimize(size) private func compactLayers() {
         guard Sys.monotonicNanos() &- lastLayered >= DnsdService.layerQuietSeconds * 1_000_000_000,
               answerer.snapshot.compiledZones.contains(where: { $0.layer != nil }) else { return }
         rebuild(host.config, reason: "compacting zone layers", reuse: true)

@@ -61,7 +61,7 @@ final class ZoneFeed {
     /// store's zones, services and leases. A store that cannot be read
     /// keeps the last good picture (the fail-safe) and says so once.
     @discardableResult
-    func refresh() -> Refresh {
+    @_optimize(size) func refresh() -> Refresh {
         guard let s = store.current() else { return .unchanged }
         do throws(StoreError) {
             if generation >= 0 && !failing {
@@ -97,7 +97,7 @@ final class ZoneFeed {
     }
 
     /// Forgets the store's log of the service changes already applied.
-    func forgetAppliedChanges() {
+    @_optimize(size) func forgetAppliedChanges() {
         guard generation > trimmed, let s = store.current() else { return }
         do throws(StoreError) {
             // A bulk write leaves many: a few thousand a second go.
@@ -116,7 +116,7 @@ final class ZoneFeed {
     /// SRV target; or the layer would outgrow the zone fourfold (the
     /// rebuild then compacts it). Also returns the zones whose serial
     /// changed.
-    func overlay(_ c: Config, served: Snapshot, changed: [(zone: String, name: String)], now: UInt32)
+    @_optimize(size) func overlay(_ c: Config, served: Snapshot, changed: [(zone: String, name: String)], now: UInt32)
         -> (snapshot: Snapshot, changed: [(CompiledZone, ZonePolicy)])? {
         var dynamic: [String: ZoneSection] = [:]
         for z in c.zones where z.dynamic && z.name != nil { dynamic[z.key] = z }
