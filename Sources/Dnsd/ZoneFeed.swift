@@ -160,6 +160,10 @@ final class ZoneFeed {
             guard (cur.layer?.count ?? 0) + edits.count <= max(65536, 4 * base.nodeCount) else { return nil }
             soa.serial = serialIsNewer(now, than: soa.serial) ? now : soa.serial &+ 1
             replaced[origin] = CompiledZone(cur, soa: soa, changes: edits)
+            // Its inputs are no longer what it was compiled from: the next
+            // rebuild compiles it (and so compacts the layer), even when
+            // the services are back as they were.
+            inputHashes[origin] = nil
         }
         guard !replaced.isEmpty else { return (served, []) }
         var sources: [SnapshotZone] = []

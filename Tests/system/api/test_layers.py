@@ -97,6 +97,19 @@ def test_writes_are_layered_and_transfer_and_ixfr_as_a_compiled_zone(dnsbox):
         assert a.put_service("s4", ["10.3.0.4"], zone="lay.local").status == 200
         wait_dns(srv.dns_port, "s4.lay.local", ["10.3.0.4"])
         assert counters(dnsbox)[0] > layered1
+        # A write undone: the zone is as compiled again, and is compiled once
+        # more (the layer goes), then left alone.
+        builds = counters(dnsbox)[1]
+        wait_for(lambda: counters(dnsbox)[1] > builds, 15, 0.2, "s4's layer to be compiled")
+        builds = counters(dnsbox)[1]
+        assert a.put_service("undo", ["10.3.0.5"], zone="lay.local").status == 200
+        wait_dns(srv.dns_port, "undo.lay.local", ["10.3.0.5"])
+        assert a.delete("/v1/services/undo?zone=lay.local").status == 204
+        wait_dns(srv.dns_port, "undo.lay.local", ["10.0.0.99"])
+        wait_for(lambda: counters(dnsbox)[1] > builds, 15, 0.2, "the undone layer to be compiled")
+        settled = counters(dnsbox)[1]
+        time.sleep(3)
+        assert counters(dnsbox)[1] == settled, "a zone without a layer is compiled again and again"
     except BaseException:
         print(srv.logs())
         raise
