@@ -72,7 +72,7 @@ def test_opens_the_store(fw):
     r = run(prefix, binary, "db", "-D", db, "get", "peers", "ns1")
     assert r.returncode == 0 and r.stdout.strip() == "192.0.2.53"
     r = run(prefix, binary, "db", "-D", db, "info")
-    assert "schema_version: 6" in r.stdout and "generation: 1" in r.stdout
+    assert "schema_version: 7" in r.stdout and "generation: 1" in r.stdout
     assert run(prefix, binary, "db", "-D", db, "check").stdout.strip() == "ok"
     assert (db.parent.stat().st_mode & 0o777) == 0o750
     if shutil.which("sqlite3"):

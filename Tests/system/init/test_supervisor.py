@@ -38,7 +38,7 @@ def test_init_starts_enabled_applets_and_creates_state(dnsbox):
     assert dnsbox.database.exists()
     assert (dnsbox.database.parent.stat().st_mode & 0o777) == 0o750
     r = dnsbox.run("db", "-c", str(dnsbox.config_path), "info")
-    assert "schema_version: 6" in r.stdout
+    assert "schema_version: 7" in r.stdout
     # An enabled applet that is not in this build is reported, not started.
     assert "rad is enabled in the config but not yet available" in dnsbox.log("init")
     assert "rad" not in dnsbox.status("init")
