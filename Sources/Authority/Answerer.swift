@@ -356,9 +356,9 @@ public final class Answerer {
         var encloser = 0    // the apex is always node 0
         while d >= 0 {
             guard let owner = name.dropping(labels: d) else { return .nxdomain }
+            let h = hashes.hash(droppingLabels: d)
             // A layer holds leaf children of the apex, and shadows them.
             if d == below &- 1, var l = z.layer {
-                let h = hashes.hash(droppingLabels: d)
                 var le = l.entry(owner, hash: h)
                 if le < 0, let o = l.older {
                     l = o
@@ -375,7 +375,7 @@ public final class Answerer {
                     return .done
                 }
             }
-            guard let e = z.index.entry(owner, hash: hashes.hash(droppingLabels: d)) else { break }
+            guard let e = z.index.entry(owner, hash: h) else { break }
             let ni = z.index.value(at: e)
             if z.nodeDelegation[ni] {
                 // DS belongs to the parent side (RFC 4035 §3.1.4.1).

@@ -61,9 +61,9 @@ public final class ZoneLayer {
 
     deinit { arena.deallocate() }
 
-    /// An empty layer.
-    public convenience init() {
-        self.init(index: NameTable<Int>(capacity: 8), entryType: [], entryTTL: [], entryStart: [0], bytes: [], older: nil)
+    /// An empty layer (over `older`).
+    public convenience init(older: ZoneLayer? = nil) {
+        self.init(index: NameTable<Int>(capacity: 8), entryType: [], entryTTL: [], entryStart: [0], bytes: [], older: older)
     }
 
     /// Owners held (gone ones included; an owner in both parts counts twice).
@@ -81,8 +81,7 @@ public final class ZoneLayer {
         // The recent part is full: fold it and the changes into the older
         // one (O(layer), once per `recentLimit` changes).
         let folded = (older ?? ZoneLayer()).appending(ownChanges + changes, older: nil)
-        return ZoneLayer(index: NameTable<Int>(capacity: 8), entryType: [], entryTTL: [], entryStart: [0], bytes: [],
-                         older: folded)
+        return ZoneLayer(older: folded)
     }
 
     /// One level: this layer's older part with its recent part applied.

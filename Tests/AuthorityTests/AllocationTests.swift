@@ -9,6 +9,16 @@ import DNS
 // Swift Testing's throw hooks box every thrown error (an allocation); the
 // measured loop suspends them (see Tests/AllocCounter/include/alloc_counter.h).
 
+/// Each query in its own buffer, allocated before the measured loop (the
+/// caller deallocates them).
+private func rawPackets(_ wire: [[UInt8]]) -> [UnsafeRawBufferPointer] {
+    wire.map { q -> UnsafeRawBufferPointer in
+        let p = UnsafeMutableRawBufferPointer.allocate(byteCount: q.count, alignment: 8)
+        p.copyBytes(from: q)
+        return UnsafeRawBufferPointer(p)
+    }
+}
+
 @Suite struct AuthorityAllocationTests {
     /// A zone under a layer (both of its parts) answers without allocating too.
     @Test func layeredQueriesAllocateNothing() throws {
@@ -43,11 +53,7 @@ import DNS
         ]
         let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 8)
         defer { out.deallocate() }
-        let packets = wire.map { q -> UnsafeRawBufferPointer in
-            let p = UnsafeMutableRawBufferPointer.allocate(byteCount: q.count, alignment: 8)
-            p.copyBytes(from: q)
-            return UnsafeRawBufferPointer(p)
-        }
+        let packets = rawPackets(wire)
         defer { for p in packets { p.deallocate() } }
         var bytes = 0
         for p in packets { bytes &+= a.respond(to: p, into: out, udp: true) }
@@ -89,11 +95,7 @@ import DNS
         // the engine directly (no closures around it).
         let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 8)
         defer { out.deallocate() }
-        let packets = wire.map { q -> UnsafeRawBufferPointer in
-            let p = UnsafeMutableRawBufferPointer.allocate(byteCount: q.count, alignment: 8)
-            p.copyBytes(from: q)
-            return UnsafeRawBufferPointer(p)
-        }
+        let packets = rawPackets(wire)
         defer { for p in packets { p.deallocate() } }
         let n = packets.count
         var bytes = 0
