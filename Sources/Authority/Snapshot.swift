@@ -351,162 +351,195 @@ extension Snapshot {
         return out
     }
 
-    struct Builder {
-        var types: [RRType] = []
-        var ttls: [UInt32] = []
-        var data: [[RData]] = []
-    }
-
+    /// Compiles the packed records of `z` (ZoneData): the zone's name table
+    /// becomes the index; RRsets are numbered node by node, types in order
+    /// of first appearance, records in file order (duplicates dropped unless
+    /// the parser already did).
     @_optimize(size) static func compile(_ z: Zone) -> CompiledZone? {
-        var arena: [UInt8] = []
-        guard let soa = z.soa else { return nil }
-        var soaTTL: UInt32 = 0
-        var names: [DomainName] = []
-        var builders: [Builder] = []
-        let table = NameTable<Int>(capacity: z.records.count &+ 1)
-        func node(_ n: DomainName) -> Int {
-            if let i = table[n] { return i }
-            table.insert(names.count, for: n)
-            names.append(n)
-            builders.append(Builder())
-            return names.count &- 1
+        let d = z.data
+        guard let soa = d.soa else { return nil }
+        let table = d.nodes
+        let nodeCount = d.nodeCount
+        let recordCount = d.recordCount
+        // The records of each node, in file order (a counting sort).
+        var nodeFirst = [Int32](repeating: 0, count: nodeCount &+ 1)
+        var r = 0
+        while r < recordCount {
+            nodeFirst[Int(d.recordNode[r]) &+ 1] &+= 1
+            r &+= 1
         }
-        _ = node(z.origin)   // node 0
-        for rr in z.records {
-            guard rr.owner.isSubdomain(of: z.origin) else { continue }
-            let n = node(rr.owner)
-            if rr.type == .soa && rr.owner == z.origin { soaTTL = rr.ttl }
-            if let t = builders[n].types.firstIndex(of: rr.type) {
-                if !builders[n].data[t].contains(rr.rdata) { builders[n].data[t].append(rr.rdata) }
-                if rr.ttl < builders[n].ttls[t] { builders[n].ttls[t] = rr.ttl }
-            } else {
-                builders[n].types.append(rr.type)
-                builders[n].ttls.append(rr.ttl)
-                builders[n].data.append([rr.rdata])
-            }
-            // Empty non-terminals: every ancestor up to the apex (none for
-            // a child of the apex, the common case: no parent name built).
-            guard rr.owner.labelCount > z.origin.labelCount &+ 1 else { continue }
-            var p = rr.owner.parent
-            while let q = p, q.labelCount > z.origin.labelCount {
-                if table[q] != nil { break }
-                _ = node(q)
-                p = q.parent
-            }
+        var n = 0
+        while n < nodeCount {
+            nodeFirst[n &+ 1] &+= nodeFirst[n]
+            n &+= 1
         }
+        var order = [Int32](repeating: 0, count: recordCount)
+        var fill = nodeFirst
+        r = 0
+        while r < recordCount {
+            let k = Int(d.recordNode[r])
+            order[Int(fill[k])] = Int32(truncatingIfNeeded: r)
+            fill[k] &+= 1
+            r &+= 1
+        }
+        fill = []
 
+        // Pass 1: the RRsets and their members.
         var nodeSets: [Int32] = [0]
-        var nodeDelegation: [Bool] = []
-        var nodeWildcard: [Int32] = []
         var setType: [UInt16] = []
         var setTTL: [UInt32] = []
         var setRecords: [Int32] = [0]
-        var setTarget: [Int32] = []
+        var members: [Int32] = []
+        nodeSets.reserveCapacity(nodeCount &+ 1)
+        members.reserveCapacity(recordCount)
+        var soaTTL: UInt32 = 0
+        n = 0
+        while n < nodeCount {
+            let lo = Int(nodeFirst[n]), hi = Int(nodeFirst[n &+ 1])
+            let firstSet = setType.count
+            if d.nodeParent[n] != -2 {
+                var k = lo
+                while k < hi {
+                    let t = d.recordType[Int(order[k])]
+                    var s = firstSet
+                    while s < setType.count && setType[s] != t { s &+= 1 }
+                    if s == setType.count {
+                        let start = members.count
+                        var ttl = UInt32.max
+                        var j = k
+                        while j < hi {
+                            let q = Int(order[j])
+                            if d.recordType[q] == t {
+                                var dup = false
+                                if !d.unique {
+                                    var m = start
+                                    while m < members.count && !dup {
+                                        dup = d.sameRData(Int(members[m]), q)
+                                        m &+= 1
+                                    }
+                                }
+                                if !dup {
+                                    members.append(Int32(truncatingIfNeeded: q))
+                                    if d.recordTTL[q] < ttl { ttl = d.recordTTL[q] }
+                                }
+                            }
+                            j &+= 1
+                        }
+                        if n == 0 && t == RRType.soa.rawValue { soaTTL = d.recordTTL[Int(members[start])] }
+                        setType.append(t)
+                        setTTL.append(ttl)
+                        setRecords.append(Int32(truncatingIfNeeded: members.count))
+                    }
+                    k &+= 1
+                }
+            }
+            nodeSets.append(Int32(truncatingIfNeeded: setType.count))
+            n &+= 1
+        }
+        nodeFirst = []
+        order = []
+
+        // Pass 2: the arena (RDATA, owners of additional data) and the
+        // additional-data sets of NS, MX and SRV targets.
+        var arena: [UInt8] = []
+        arena.reserveCapacity(d.rdata.count &+ d.rdata.count / 4)
+        var setTarget = [Int32](repeating: -1, count: setType.count)
         var setExtras: [Int32] = [0]
+        setExtras.reserveCapacity(setType.count &+ 1)
         var recordStart: [Int32] = []
         var recordLength: [UInt16] = []
         var recordForm: [UInt8] = []
+        recordStart.reserveCapacity(members.count)
+        recordLength.reserveCapacity(members.count)
+        recordForm.reserveCapacity(members.count)
         var extraOwner: [Int32] = []
         var extraSet: [Int32] = []
-        nodeSets.reserveCapacity(names.count &+ 1)
-        recordStart.reserveCapacity(z.records.count)
-        recordLength.reserveCapacity(z.records.count)
-        recordForm.reserveCapacity(z.records.count)
-
-        // RRsets are numbered node by node, in type order of appearance, so
-        // the set of (node, type k) is known before it is emitted.
-        var firstSet: [Int] = []
-        firstSet.reserveCapacity(names.count)
-        var total = 0
-        for b in builders {
-            firstSet.append(total)
-            total &+= b.types.count
-        }
-        // Where each owner name used by additional data sits in the arena.
         var ownerOffset: [Int: Int32] = [:]
-        func ownerWire(_ n: Int) -> Int32 {
-            if let o = ownerOffset[n] { return o }
-            let o = Int32(truncatingIfNeeded: arena.count)
-            arena.append(contentsOf: names[n].wire)
-            ownerOffset[n] = o
-            return o
-        }
         let targets = NameTable<Int>(capacity: 8)
         // Address sets of an in-zone name, for additional sections.
         func addresses(_ target: DomainName) {
             if target.isSubdomain(of: z.origin) { targets.insert(0, for: target) }
-            guard let n = table[target] else { return }
-            let b = builders[n]
-            var k = 0
-            while k < b.types.count {
-                if b.types[k] == .a || b.types[k] == .aaaa {
-                    extraOwner.append(ownerWire(n))
-                    extraSet.append(Int32(truncatingIfNeeded: firstSet[n] &+ k))
-                }
-                k &+= 1
-            }
-        }
-
-        // Wildcard owners are rare: look for `*.NAME` only if the zone has one.
-        var hasWildcard = false
-        for name in names where name.wire.count > 2 && name.wire[0] == 1 && name.wire[1] == 0x2A {
-            hasWildcard = true
-            break
-        }
-        var n = 0
-        while n < names.count {
-            let b = builders[n]
-            var k = 0
-            while k < b.types.count {
-                let t = b.types[k]
-                var target: Int32 = -1
-                for rd in b.data[k] {
-                    let wire = rd.wireBytes
-                    recordStart.append(Int32(truncatingIfNeeded: arena.count))
-                    recordLength.append(UInt16(truncatingIfNeeded: wire.count))
-                    arena.append(contentsOf: wire)
-                    switch rd {
-                    case .ns(let x):
-                        recordForm.append(RDataForm.name.rawValue)
-                        addresses(x)
-                    case .ptr:
-                        recordForm.append(RDataForm.name.rawValue)
-                    case .cname(let x):
-                        recordForm.append(RDataForm.name.rawValue)
-                        target = Int32(truncatingIfNeeded: arena.count)
-                        arena.append(contentsOf: x.wire)
-                    case .mx(_, let x):
-                        recordForm.append(RDataForm.prefName.rawValue)
-                        addresses(x)
-                    case .srv(let s):
-                        recordForm.append(RDataForm.raw.rawValue)
-                        addresses(s.target)
-                    case .soa:
-                        recordForm.append(RDataForm.soa.rawValue)
-                    default:
-                        recordForm.append(RDataForm.raw.rawValue)
+            guard let t = table[target], d.nodeParent[t] != -2 || t == 0 else { return }
+            var s = Int(nodeSets[t])
+            while s < Int(nodeSets[t &+ 1]) {
+                if setType[s] == RRType.a.rawValue || setType[s] == RRType.aaaa.rawValue {
+                    let o: Int32
+                    if let known = ownerOffset[t] {
+                        o = known
+                    } else {
+                        o = Int32(truncatingIfNeeded: arena.count)
+                        table.withNameWire(at: t) { arena.append(contentsOf: $0) }
+                        ownerOffset[t] = o
                     }
+                    extraOwner.append(o)
+                    extraSet.append(Int32(truncatingIfNeeded: s))
                 }
-                setType.append(t.rawValue)
-                setTTL.append(b.ttls[k])
-                setRecords.append(Int32(truncatingIfNeeded: recordStart.count))
-                setTarget.append(target)
-                setExtras.append(Int32(truncatingIfNeeded: extraSet.count))
-                k &+= 1
+                s &+= 1
             }
-            nodeSets.append(Int32(truncatingIfNeeded: setType.count))
-            var wildcard: Int32 = -1
-            if hasWildcard, let w = try? names[n].prepending(label: [0x2A]), let wi = table[w] {
-                wildcard = Int32(truncatingIfNeeded: wi)
-            }
-            nodeWildcard.append(wildcard)
-            nodeDelegation.append(n != 0 && b.types.contains(.ns))
-            n &+= 1
         }
-        var hasChildren = [Bool](repeating: false, count: names.count)
-        if names.count > 1 { hasChildren[0] = true }
-        for name in names where name.labelCount > z.origin.labelCount &+ 1 {
-            if let p = name.parent, let pi = table[p] { hasChildren[pi] = true }
+        func name(_ q: Int, at offset: Int) -> DomainName? {
+            d.withRData(q) { b -> DomainName? in
+                var rd = ByteReader(b, offset: offset)
+                return (try? NameView.read(&rd))?.domainName
+            }
+        }
+        var s = 0
+        while s < setType.count {
+            let t = RRType(rawValue: setType[s])
+            var m = Int(setRecords[s])
+            while m < Int(setRecords[s &+ 1]) {
+                let q = Int(members[m])
+                let start = arena.count
+                d.withRData(q) { arena.append(contentsOf: $0) }
+                recordStart.append(Int32(truncatingIfNeeded: start))
+                recordLength.append(UInt16(truncatingIfNeeded: arena.count &- start))
+                switch t {
+                case .ns:
+                    recordForm.append(RDataForm.name.rawValue)
+                    if let x = name(q, at: 0) { addresses(x) }
+                case .ptr:
+                    recordForm.append(RDataForm.name.rawValue)
+                case .cname:
+                    // The RDATA is the target's uncompressed wire form.
+                    recordForm.append(RDataForm.name.rawValue)
+                    setTarget[s] = Int32(truncatingIfNeeded: start)
+                case .mx:
+                    recordForm.append(RDataForm.prefName.rawValue)
+                    if let x = name(q, at: 2) { addresses(x) }
+                case .srv:
+                    recordForm.append(RDataForm.raw.rawValue)
+                    if let x = name(q, at: 6) { addresses(x) }
+                case .soa:
+                    recordForm.append(RDataForm.soa.rawValue)
+                default:
+                    recordForm.append(RDataForm.raw.rawValue)
+                }
+                m &+= 1
+            }
+            setExtras.append(Int32(truncatingIfNeeded: extraSet.count))
+            s &+= 1
+        }
+        members = []
+
+        var nodeWildcard = [Int32](repeating: -1, count: nodeCount)
+        var nodeDelegation = [Bool](repeating: false, count: nodeCount)
+        var hasChildren = [Bool](repeating: false, count: nodeCount)
+        if nodeCount > 1 { hasChildren[0] = true }
+        n = 0
+        while n < nodeCount {
+            if d.hasWildcard, let w = try? table.name(at: n).prepending(label: [0x2A]), let wi = table[w] {
+                nodeWildcard[n] = Int32(truncatingIfNeeded: wi)
+            }
+            if n != 0 {
+                var k = Int(nodeSets[n])
+                while k < Int(nodeSets[n &+ 1]) {
+                    if setType[k] == RRType.ns.rawValue { nodeDelegation[n] = true }
+                    k &+= 1
+                }
+            }
+            let p = d.nodeParent[n]
+            if p > 0 { hasChildren[Int(p)] = true }
+            n &+= 1
         }
         let neg = soaTTL < soa.minimum ? soaTTL : soa.minimum
         return CompiledZone(arena: arena, origin: z.origin, soa: .soa(soa), soaTTL: soaTTL, negativeTTL: neg, index: table,

@@ -17,7 +17,9 @@ extension DomainName {
         if text.isEmpty { throw .badPresentation("empty name") }
         if text == [0x40] { return base }                  // "@"
         if text == [0x2E] { return .root }                 // "."
-        var wire: [UInt8] = [0]                            // placeholder length byte
+        var wire: [UInt8] = []
+        wire.reserveCapacity(text.count &+ base.wire.count &+ 2)
+        wire.append(0)                                     // placeholder length byte
         var labelStart = 0
         var absolute = false
         var i = 0

@@ -61,6 +61,9 @@ public final class NameTable<Value> {
         values = []
         entryHash.reserveCapacity(capacity)
         values.reserveCapacity(capacity)
+        keyStart.reserveCapacity(capacity &+ 1)
+        keys.reserveCapacity(capacity &* 16)
+        originals.reserveCapacity(capacity &* 16)
     }
 
     /// A table with the same entries, to be changed without changing this
@@ -100,6 +103,12 @@ public final class NameTable<Value> {
             values[e] = value
             return old
         }
+        insertNew(value, for: name)
+        return nil
+    }
+
+    /// Inserts `name`, known not to be in the table (no lookup first).
+    public func insertNew(_ value: Value, for name: DomainName) {
         if (count &+ 1) &* 2 > hashes.count { grow() }
         let e = values.count
         values.append(value)
@@ -114,7 +123,6 @@ public final class NameTable<Value> {
         let h = NameTable.stored(name.caseInsensitiveHash)
         entryHash.append(h)
         place(entry: e, hash: h)
-        return nil
     }
 
     func place(entry e: Int, hash h: UInt64) {

@@ -12,10 +12,14 @@ public enum Presentation {
     /// A TTL in seconds or BIND units ("1h30m"); nil when malformed.
     @_optimize(size) public static func ttl(_ text: String) -> UInt32? { parseTTL(Array(text.utf8)) }
     /// Dotted-quad IPv4 → big-endian value.
-    @_optimize(size) public static func ipv4(_ text: String) -> UInt32? { parseIPv4(Array(text.utf8)) }
+    @_optimize(size) public static func ipv4(_ text: String) -> UInt32? { parseIPv4(Array(text.utf8)[...]) }
+    /// A dotted quad read in place (a zone-file token); no allocation.
+    public static func ipv4(bytes: ArraySlice<UInt8>) -> UInt32? { parseIPv4(bytes) }
     @_optimize(size) public static func ipv4(_ value: UInt32) -> String { formatIPv4(value) }
     /// RFC 4291 text → (high, low) halves.
-    @_optimize(size) public static func ipv6(_ text: String) -> (hi: UInt64, lo: UInt64)? { parseIPv6(Array(text.utf8)) }
+    @_optimize(size) public static func ipv6(_ text: String) -> (hi: UInt64, lo: UInt64)? { parseIPv6(Array(text.utf8)[...]) }
+    /// An IPv6 address read in place (a zone-file token); no allocation.
+    public static func ipv6(bytes: ArraySlice<UInt8>) -> (hi: UInt64, lo: UInt64)? { parseIPv6(bytes) }
     /// RFC 5952 canonical text.
     @_optimize(size) public static func ipv6(hi: UInt64, lo: UInt64) -> String { formatIPv6(hi: hi, lo: lo) }
     /// Hex digits of `bytes`, lowercase unless `uppercase`.
@@ -160,18 +164,23 @@ public struct PresentationField: Equatable, Sendable {
 }
 
 /// Dotted-quad IPv4 ("192.0.2.1"): exactly four decimal parts 0…255.
-@_optimize(size) func parseIPv4(_ t: [UInt8]) -> UInt32? {
+/// Allocation-free (zone files are full of these).
+func parseIPv4(_ t: ArraySlice<UInt8>) -> UInt32? {
     var v: UInt32 = 0
     var part: UInt32 = 0
     var digits = 0
     var parts = 0
-    for c in t + [0x2E] {
+    var i = t.startIndex
+    while true {
+        let end = i == t.endIndex
+        let c: UInt8 = end ? 0x2E : t[i]
         if c == 0x2E {
             guard digits > 0, parts < 4 else { return nil }
             v = v << 8 | part
             parts &+= 1
             part = 0
             digits = 0
+            if end { break }
         } else if c >= 0x30 && c <= 0x39 {
             part = part &* 10 &+ UInt32(c &- 0x30)
             digits &+= 1
@@ -179,6 +188,7 @@ public struct PresentationField: Equatable, Sendable {
         } else {
             return nil
         }
+        i &+= 1
     }
     return parts == 4 ? v : nil
 }
@@ -188,46 +198,69 @@ public struct PresentationField: Equatable, Sendable {
 }
 
 /// RFC 4291 §2.2 text form: eight groups, one "::", optional trailing IPv4.
-@_optimize(size) func parseIPv6(_ t: [UInt8]) -> (hi: UInt64, lo: UInt64)? {
-    var groups: [UInt16] = []
-    var gap = -1
-    var i = 0
-    if t.count >= 2, t[0] == 0x3A, t[1] == 0x3A { gap = 0; i = 2 } else if t.first == 0x3A { return nil }
-    while i < t.count {
+/// Allocation-free: the groups before the "::" and after it are shifted
+/// into two 128-bit values.
+func parseIPv6(_ t: ArraySlice<UInt8>) -> (hi: UInt64, lo: UInt64)? {
+    var head = (hi: UInt64(0), lo: UInt64(0)), tail = (hi: UInt64(0), lo: UInt64(0))
+    var headCount = 0, tailCount = 0
+    var gap = false
+    func push(_ g: UInt64) {
+        if gap {
+            tail = (tail.hi << 16 | tail.lo >> 48, tail.lo << 16 | g)
+            tailCount &+= 1
+        } else {
+            head = (head.hi << 16 | head.lo >> 48, head.lo << 16 | g)
+            headCount &+= 1
+        }
+    }
+    let s = t.startIndex, e = t.endIndex
+    var i = s
+    if e &- s >= 2, t[s] == 0x3A, t[s &+ 1] == 0x3A { gap = true; i = s &+ 2 } else if t.first == 0x3A { return nil }
+    while i < e {
         var j = i
-        var v: UInt32 = 0
-        while j < t.count, j &- i < 5, let h = hexValue(t[j]) { v = v << 4 | UInt32(h); j &+= 1 }
-        if j < t.count, t[j] == 0x2E {
+        var v: UInt64 = 0
+        while j < e, j &- i < 5, let h = hexValue(t[j]) { v = v << 4 | UInt64(h); j &+= 1 }
+        if j < e, t[j] == 0x2E {
             // Embedded IPv4 in the last 32 bits.
-            guard let v4 = parseIPv4(Array(t[i...])), groups.count <= 6 else { return nil }
-            groups.append(UInt16(v4 >> 16))
-            groups.append(UInt16(v4 & 0xFFFF))
-            i = t.count
+            guard let v4 = parseIPv4(t[i...]), headCount &+ tailCount <= 6 else { return nil }
+            push(UInt64(v4 >> 16))
+            push(UInt64(v4 & 0xFFFF))
+            i = e
             break
         }
-        guard j > i, j &- i <= 4 else { return nil }
-        groups.append(UInt16(v))
+        guard j > i, j &- i <= 4, headCount &+ tailCount < 8 else { return nil }
+        push(v)
         i = j
-        if i == t.count { break }
+        if i == e { break }
         guard t[i] == 0x3A else { return nil }
         i &+= 1
-        if i < t.count, t[i] == 0x3A {
-            guard gap < 0 else { return nil }
-            gap = groups.count
+        if i < e, t[i] == 0x3A {
+            guard !gap else { return nil }
+            gap = true
             i &+= 1
-        } else if i == t.count {
+        } else if i == e {
             return nil
         }
     }
-    if gap >= 0 {
-        guard groups.count <= 7 else { return nil }
-        groups.insert(contentsOf: [UInt16](repeating: 0, count: 8 &- groups.count), at: gap)
+    let n = headCount &+ tailCount
+    if gap {
+        guard n <= 7 else { return nil }
+    } else {
+        guard n == 8 else { return nil }
     }
-    guard groups.count == 8 else { return nil }
-    var hi: UInt64 = 0, lo: UInt64 = 0
-    for k in 0..<4 { hi = hi << 16 | UInt64(groups[k]) }
-    for k in 4..<8 { lo = lo << 16 | UInt64(groups[k]) }
-    return (hi, lo)
+    // head << 16 * (8 - headCount), then the tail below it.
+    let k = 16 &* (8 &- headCount)
+    var hi: UInt64, lo: UInt64
+    if k >= 128 {
+        hi = 0; lo = 0
+    } else if k >= 64 {
+        hi = head.lo << UInt64(k &- 64); lo = 0
+    } else if k == 0 {
+        hi = head.hi; lo = head.lo
+    } else {
+        hi = head.hi << UInt64(k) | head.lo >> UInt64(64 &- k); lo = head.lo << UInt64(k)
+    }
+    return (hi | tail.hi, lo | tail.lo)
 }
 
 /// RFC 5952 §4 canonical text: lowercase, no leading zeros, the longest

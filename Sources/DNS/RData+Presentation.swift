@@ -37,11 +37,11 @@ extension RData {
         switch type {
         case .a:
             try want(1)
-            guard let v = parseIPv4(f[0].text) else { throw .badPresentation("bad IPv4 address '\(f[0].string)'") }
+            guard let v = parseIPv4(f[0].text[...]) else { throw .badPresentation("bad IPv4 address '\(f[0].string)'") }
             return .a(v)
         case .aaaa:
             try want(1)
-            guard let v = parseIPv6(f[0].text) else { throw .badPresentation("bad IPv6 address '\(f[0].string)'") }
+            guard let v = parseIPv6(f[0].text[...]) else { throw .badPresentation("bad IPv6 address '\(f[0].string)'") }
             return .aaaa(hi: v.hi, lo: v.lo)
         case .ns: try want(1); return .ns(try name(0))
         case .cname: try want(1); return .cname(try name(0))

@@ -76,7 +76,10 @@ public struct RRType: RawRepresentable, Hashable, Comparable, CustomStringConver
 
     /// As `init?(mnemonic:)`, from the bytes of a zone-file token, without
     /// building a String for the common mnemonics.
-    public init?(mnemonicBytes b: [UInt8]) {
+    public init?(mnemonicBytes b: [UInt8]) { self.init(mnemonicBytes: b[...]) }
+
+    /// As `init?(mnemonicBytes:)`, from a slice (a token in place).
+    public init?(mnemonicBytes b: ArraySlice<UInt8>) {
         if let v = lookupMnemonic(b, RRType.byteTable) {
             self.init(v)
         } else {
@@ -135,7 +138,10 @@ public struct RRClass: RawRepresentable, Hashable, CustomStringConvertible, Send
     static let byteTable: [(UInt16, [UInt8])] = table.map { ($0.0, Array($0.1.utf8)) }
 
     /// As `init?(mnemonic:)`, from the bytes of a zone-file token.
-    public init?(mnemonicBytes b: [UInt8]) {
+    public init?(mnemonicBytes b: [UInt8]) { self.init(mnemonicBytes: b[...]) }
+
+    /// As `init?(mnemonicBytes:)`, from a slice (a token in place).
+    public init?(mnemonicBytes b: ArraySlice<UInt8>) {
         if let v = lookupMnemonic(b, RRClass.byteTable) {
             self.init(v)
             return
@@ -148,7 +154,7 @@ public struct RRClass: RawRepresentable, Hashable, CustomStringConvertible, Send
 }
 
 /// The value of the mnemonic `b` (any ASCII case) in `table`, or nil.
-func lookupMnemonic(_ b: [UInt8], _ table: [(UInt16, [UInt8])]) -> UInt16? {
+func lookupMnemonic(_ b: ArraySlice<UInt8>, _ table: [(UInt16, [UInt8])]) -> UInt16? {
     var i = 0
     while i < table.count {
         if bytesEqualUpper(b, table[i].1) { return table[i].0 }
@@ -159,11 +165,12 @@ func lookupMnemonic(_ b: [UInt8], _ table: [(UInt16, [UInt8])]) -> UInt16? {
 
 /// True when `b` equals the uppercase bytes `upper`, ignoring ASCII case.
 @inline(__always)
-func bytesEqualUpper(_ b: [UInt8], _ upper: [UInt8]) -> Bool {
+func bytesEqualUpper(_ b: ArraySlice<UInt8>, _ upper: [UInt8]) -> Bool {
     guard b.count == upper.count else { return false }
     var i = 0
-    while i < b.count {
-        let c = b[i]
+    let b0 = b.startIndex
+    while i < upper.count {
+        let c = b[b0 &+ i]
         if (c >= 0x61 && c <= 0x7A ? c &- 0x20 : c) != upper[i] { return false }
         i &+= 1
     }

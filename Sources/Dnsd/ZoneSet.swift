@@ -326,6 +326,9 @@ struct ZoneSet {
             do throws(ZoneError) {
                 let z = try Zone.load(file: file, origin: origin, directory: FileSystem.dirname(file),
                                       defaultTTL: spec.ttl, readFile: { try? FileSystem.readFile($0) })
+                // A file alone was checked by its parser (it has its SOA):
+                // served as packed, never unpacked.
+                if spec.records.isEmpty { return .success((z, nil)) }
                 records = z.records
                 sources = Array(repeating: file, count: records.count)
             } catch {
@@ -388,10 +391,8 @@ struct ZoneSet {
             records.insert(ResourceRecord(owner: origin, ttl: spec.ttl, rdata: .soa(soa)), at: 0)
             sources.insert("the synthesized SOA of \(origin)", at: 0)
         }
-        // A file alone was checked by its parser; records from the config
-        // or the store (or with the file) get the whole-zone rules (one SOA,
-        // CNAME exclusivity, in-zone owners) here.
-        if spec.records.isEmpty && spec.file != nil { return .success((Zone(origin: origin, records: records), synthesized)) }
+        // Records from the config or the store (or with a file) get the
+        // whole-zone rules (one SOA, CNAME exclusivity, in-zone owners) here.
         do throws(ZoneError) {
             return .success((try Zone.check(origin: origin, records: records, sources: sources), synthesized))
         } catch {

@@ -15,29 +15,48 @@
 
 import DNS
 
-/// A parsed, checked zone.
+/// A parsed, checked zone, its records packed (`ZoneData`).
 ///
 /// Invariants (when produced by `parse`/`load`): every owner is at or below
-/// `origin`, `records` holds exactly one SOA, owned by `origin`, and the
+/// `origin`, the records hold exactly one SOA, owned by `origin`, and the
 /// CNAME rules above hold. `records` are in file order, $INCLUDEd records
 /// where the directive was.
 public struct Zone: Equatable, Sendable {
     /// The zone apex (the name the zone was loaded as).
-    public var origin: DomainName
-    public var records: [ResourceRecord]
+    public let origin: DomainName
+    public let data: ZoneData
 
+    /// Packs `records` as given (no checks, duplicates kept).
     public init(origin: DomainName, records: [ResourceRecord]) {
         self.origin = origin
-        self.records = records
+        var d = ZoneData(origin: origin, capacity: records.count &+ 1)
+        for r in records { d.append(node: d.node(r.owner), type: r.type, ttl: r.ttl, rdata: r.rdata) }
+        data = d
     }
 
-    /// The SOA RDATA at the apex, if any.
-    public var soa: SOA? {
-        for r in records {
-            if case .soa(let s) = r.rdata, r.owner == origin { return s }
-        }
-        return nil
+    init(data: ZoneData) {
+        origin = data.origin
+        self.data = data
     }
+
+    /// The records, owned, in order (allocates: tools, tests, transfers).
+    public var records: [ResourceRecord] {
+        var out: [ResourceRecord] = []
+        out.reserveCapacity(data.recordCount)
+        var i = 0
+        while i < data.recordCount {
+            out.append(data.record(i))
+            i &+= 1
+        }
+        return out
+    }
+
+    public var recordCount: Int { data.recordCount }
+
+    /// The SOA RDATA at the apex, if any.
+    public var soa: SOA? { data.soa }
+
+    public static func == (a: Zone, b: Zone) -> Bool { a.origin == b.origin && a.records == b.records }
 
     /// Parses master-file `text` read from `file` (the name errors carry)
     /// for the zone `origin`, which is also the initial $ORIGIN.
@@ -62,7 +81,10 @@ public struct Zone: Equatable, Sendable {
         if let t = defaultTTL, t > ZoneParser.maxTTL {
             throw ZoneError("default TTL \(t) is above \(ZoneParser.maxTTL)", file: file, line: 0, column: 0)
         }
-        var builder = ZoneBuilder(apex: origin)
+        // About one record per line: the packed arrays are sized once.
+        var lines = 0
+        text.withUnsafeBufferPointer { p in for c in p where c == 0x0A { lines &+= 1 } }
+        var builder = ZoneBuilder(apex: origin, capacity: lines &+ 8)
         var parser = ZoneParser(directory: directory, defaultTTL: defaultTTL)
         try parser.parseFile(text, file: file, origin: origin, into: &builder, depth: 0, readFile: readFile)
         return try builder.finish(file: file)
@@ -86,7 +108,7 @@ extension Zone {
     /// where `records[i]` came from, for the error; duplicates are dropped.
     public static func check(origin: DomainName, records: [ResourceRecord],
                              sources: [String]) throws(ZoneError) -> Zone {
-        var builder = ZoneBuilder(apex: origin)
+        var builder = ZoneBuilder(apex: origin, capacity: records.count &+ 1)
         var i = 0
         while i < records.count {
             let source = i < sources.count ? sources[i] : "zone \(origin)"
@@ -100,26 +122,30 @@ extension Zone {
 /// Collects records in file order and enforces the whole-zone rules as each
 /// record arrives, so an error names the record that broke a rule.
 ///
-/// Per owner one dictionary entry holds everything the rules need; records
-/// of one owner usually come together, so the current owner's entry is kept
-/// out of the dictionary until the owner changes (one hash per owner, not
-/// per record).
+/// Per node it keeps the first CNAME and the first other record and the
+/// node's last record; records of a node are chained (`previousAtNode`) for
+/// the duplicate check. Only the records that an error may name keep their
+/// place (a small table), not every record.
 struct ZoneBuilder {
     let apex: DomainName
-    private(set) var records: [ResourceRecord] = []
-    private var nodes: [DomainName: Node] = [:]
-    private var current: (owner: DomainName, node: Node)? = nil
+    private(set) var data: ZoneData
+    /// Per node: its first CNAME and first other record, as an index into
+    /// `places` (-1: none).
+    private var nodeCNAME: [Int32] = []
+    private var nodeOther: [Int32] = []
+    private var nodeLast: [Int32] = []
+    private var previousAtNode: [Int32] = []
+    /// Where the records that `nodeCNAME`/`nodeOther` point at were read.
+    private var places: [ZonePlace] = []
     private var soaPlace: ZonePlace? = nil
+    /// The last owner added and its node (records of one owner come
+    /// together: one hash per owner, not per record).
+    private var current: (owner: DomainName, node: Int)? = nil
 
-    private struct Node {
-        var cname: ZonePlace? = nil
-        var other: ZonePlace? = nil
-        /// Types seen at this owner and the indices of their records.
-        var types: [RRType] = []
-        var members: [[Int]] = []
+    init(apex: DomainName, capacity: Int = 64) {
+        self.apex = apex
+        data = ZoneData(origin: apex, capacity: capacity)
     }
-
-    init(apex: DomainName) { self.apex = apex }
 
     /// True for the types RFC 4035 §2.5 allows beside a CNAME.
     private static func mayAccompanyCNAME(_ t: RRType) -> Bool {
@@ -128,58 +154,80 @@ struct ZoneBuilder {
 
     /// Adds `rr`, read at `place`, or throws the rule it breaks.
     mutating func add(_ rr: ResourceRecord, at place: ZonePlace) throws(ZoneError) {
-        guard rr.owner.isSubdomain(of: apex) else {
-            throw place.error("'\(rr.owner)' is out of zone (not at or below '\(apex)')")
+        try add(owner: rr.owner, type: rr.type, ttl: rr.ttl, rdata: rr.rdata, at: place)
+    }
+
+    mutating func add(owner: DomainName, type t: RRType, ttl: UInt32, rdata: RData, at place: ZonePlace) throws(ZoneError) {
+        let n: Int
+        if let c = current, c.owner == owner {
+            n = c.node
+        } else {
+            guard owner.isSubdomain(of: apex) else {
+                throw place.error("'\(owner)' is out of zone (not at or below '\(apex)')")
+            }
+            n = data.node(owner)
+            while nodeLast.count < data.nodeCount {
+                nodeLast.append(-1)
+                nodeCNAME.append(-1)
+                nodeOther.append(-1)
+            }
+            current = (owner, n)
         }
-        if current == nil || current!.owner != rr.owner {
-            if let c = current { nodes[c.owner] = c.node }
-            current = (rr.owner, nodes.removeValue(forKey: rr.owner) ?? Node())
-        }
-        var node = current!.node
-        current!.node = Node()   // keep `node` uniquely referenced while it changes
-        defer { current!.node = node }
-        let t = rr.type
-        let k = node.types.firstIndex(of: t)
-        if let k {
-            for i in node.members[k] where records[i].rdata == rr.rdata { return }   // duplicate: RFC 2181 §5
+        let i = data.recordCount
+        data.append(node: n, type: t, ttl: ttl, rdata: rdata)
+        var p = Int(nodeLast[n])
+        while p >= 0 {
+            if data.recordType[p] == t.rawValue && data.sameRData(p, i) {   // duplicate: RFC 2181 §5
+                data.dropLast()
+                return
+            }
+            p = Int(previousAtNode[p])
         }
         if t == .soa {
-            guard rr.owner == apex else {
-                throw place.error("SOA at '\(rr.owner)', not at the zone apex '\(apex)'")
+            guard n == 0 else {
+                data.dropLast()
+                throw place.error("SOA at '\(owner)', not at the zone apex '\(apex)'")
             }
             if let first = soaPlace {
+                data.dropLast()
                 throw place.error("second SOA record (the first is at \(first.shortDescription))")
             }
             soaPlace = place
         }
         if t == .cname {
-            if let first = node.cname {
-                throw place.error("second CNAME at '\(rr.owner)' (the first is at \(first.shortDescription))")
+            if nodeCNAME[n] >= 0 {
+                data.dropLast()
+                throw place.error("second CNAME at '\(owner)' (the first is at \(placeOf(nodeCNAME[n])))")
             }
-            if let other = node.other {
-                throw place.error("CNAME and other data at '\(rr.owner)' (other data at \(other.shortDescription))")
+            if nodeOther[n] >= 0 {
+                data.dropLast()
+                throw place.error("CNAME and other data at '\(owner)' (other data at \(placeOf(nodeOther[n])))")
             }
-            node.cname = place
+            nodeCNAME[n] = Int32(truncatingIfNeeded: places.count)
+            places.append(place)
         } else if !ZoneBuilder.mayAccompanyCNAME(t) {
-            if let c = node.cname {
-                throw place.error("CNAME and other data at '\(rr.owner)' (CNAME at \(c.shortDescription))")
+            if nodeCNAME[n] >= 0 {
+                data.dropLast()
+                throw place.error("CNAME and other data at '\(owner)' (CNAME at \(placeOf(nodeCNAME[n])))")
             }
-            if node.other == nil { node.other = place }
+            if nodeOther[n] < 0 {
+                nodeOther[n] = Int32(truncatingIfNeeded: places.count)
+                places.append(place)
+            }
         }
-        if let k {
-            node.members[k].append(records.count)
-        } else {
-            node.types.append(t)
-            node.members.append([records.count])
-        }
-        records.append(rr)
+        previousAtNode.append(nodeLast[n])
+        nodeLast[n] = Int32(truncatingIfNeeded: i)
     }
+
+    private func placeOf(_ i: Int32) -> String { places[Int(i)].shortDescription }
 
     /// The finished zone, or the error for a missing SOA.
     func finish(file: String) throws(ZoneError) -> Zone {
         guard soaPlace != nil else {
             throw ZoneError("no SOA record at the zone apex '\(apex)'", file: file, line: 0, column: 0)
         }
-        return Zone(origin: apex, records: records)
+        var d = data
+        d.unique = true
+        return Zone(data: d)
     }
 }

@@ -28,6 +28,10 @@ struct ZoneParser {
     private var lastTTL: UInt32? = nil
     /// Resolved paths of the files being read, outermost first.
     private var includeStack: [String] = []
+    /// The last owner parsed: its text, the origin it was read with, the name.
+    private var parsedOwner: (text: ArraySlice<UInt8>, origin: DomainName, name: DomainName)? = nil
+    /// Scratch for a record's RDATA fields (its storage is reused).
+    private var fields: [PresentationField] = []
 
     /// Nesting limit for $INCLUDE.
     static let maxIncludeDepth = 8
@@ -49,7 +53,9 @@ struct ZoneParser {
         var previousOwner: DomainName? = nil
         includeStack.append(file)
         defer { includeStack.removeLast() }
-        while let entry = try scanner.next() {
+        var entry: [ZoneToken] = []
+        entry.reserveCapacity(16)
+        while try scanner.next(into: &entry) {
             let first = entry[0]
             if first.column == 1, !first.quoted, first.text.first == 0x24 {   // "$"
                 try directive(entry, file: file, origin: &origin, into: &builder, depth: depth, readFile: readFile)
@@ -113,7 +119,14 @@ struct ZoneParser {
         var k = 0
         let owner: DomainName
         if first.column == 1 {
-            owner = try name(first, origin: origin, file: file)
+            // Records of one owner usually come together, the owner
+            // written on each: the name is parsed once.
+            if let p = parsedOwner, !first.quoted, first.text == p.text, origin == p.origin {
+                owner = p.name
+            } else {
+                owner = try name(first, origin: origin, file: file)
+                parsedOwner = (first.text, origin, owner)
+            }
             previousOwner = owner
             k = 1
         } else {
@@ -147,15 +160,29 @@ struct ZoneParser {
             throw at(typeToken).error("unknown record type '\(typeToken.string)'")
         }
         guard !type.isMetaType else { throw at(typeToken).error("type \(type) cannot appear in a zone file") }
-        let rdataTokens = Array(e[(k &+ 1)...])
-        var fields: [PresentationField] = []
-        fields.reserveCapacity(rdataTokens.count)
-        for t in rdataTokens { fields.append(PresentationField(t.text, quoted: t.quoted)) }
+        let rdataTokens = e[(k &+ 1)...]
+        // Addresses, most of a big zone, are read in place; anything else
+        // (and an address that does not parse, for its error) goes through
+        // the DNS module's presentation parsers.
+        var fast: RData? = nil
+        if rdataTokens.count == 1, let t = rdataTokens.first, !t.quoted {
+            if type == .a, let v = Presentation.ipv4(bytes: t.text) {
+                fast = .a(v)
+            } else if type == .aaaa, let v = Presentation.ipv6(bytes: t.text) {
+                fast = .aaaa(hi: v.hi, lo: v.lo)
+            }
+        }
         let rdata: RData
         do throws(DNSError) {
-            rdata = try RData.parse(type: type, fields: fields, origin: origin)
+            if let f = fast {
+                rdata = f
+            } else {
+                fields.removeAll(keepingCapacity: true)
+                for t in rdataTokens { fields.append(PresentationField(Array(t.text), quoted: t.quoted)) }
+                rdata = try RData.parse(type: type, fields: fields, origin: origin)
+            }
         } catch {
-            let t = ZoneParser.culprit(of: error, in: rdataTokens, type: typeToken, origin: origin)
+            let t = ZoneParser.culprit(of: error, in: Array(rdataTokens), type: typeToken, origin: origin)
             let place = ZonePlace(file: file, line: t.line, column: t.column)
             if case .badPresentation = error { throw place.error(error.description) }
             throw place.error("bad \(type) RDATA '\(t.string)': \(error.description)")
@@ -178,7 +205,7 @@ struct ZoneParser {
         } else {
             throw at(typeToken).error("no TTL for this record: give one, or a $TTL before it")
         }
-        try builder.add(ResourceRecord(owner: owner, ttl: recordTTL, rrClass: .in, rdata: rdata), at: at(first))
+        try builder.add(owner: owner, type: type, ttl: recordTTL, rdata: rdata, at: at(first))
     }
 
     // MARK: - Fields
@@ -188,7 +215,7 @@ struct ZoneParser {
         let place = ZonePlace(file: file, line: t.line, column: t.column)
         guard !t.quoted else { throw place.error("a name cannot be quoted: \"\(t.string)\"") }
         do throws(DNSError) {
-            return try DomainName.parse(t.text, origin: origin)
+            return try DomainName.parse(Array(t.text), origin: origin)
         } catch {
             switch error {
             case .badPresentation: throw place.error(error.description)
@@ -222,7 +249,7 @@ struct ZoneParser {
             let m = Array(message.utf8)
             if let open = m.firstIndex(of: 0x27), let close = m.lastIndex(of: 0x27), close > open {
                 let quoted = Array(m[(open &+ 1)..<close])
-                for f in fields where f.text == quoted { return f }
+                for f in fields where f.text.elementsEqual(quoted) { return f }
             }
             if let n = neededFieldCount(m) {
                 return n < fields.count ? fields[n] : end
@@ -230,7 +257,7 @@ struct ZoneParser {
         case .labelTooLong, .nameTooLong:
             for f in fields where !f.quoted {
                 do throws(DNSError) {
-                    _ = try DomainName.parse(f.text, origin: origin)
+                    _ = try DomainName.parse(Array(f.text), origin: origin)
                 } catch let other {
                     if other == error { return f }
                 }
@@ -239,7 +266,7 @@ struct ZoneParser {
             break
         }
         guard let f0 = fields.first else { return end }
-        if f0.text == [0x5C, 0x23], fields.count > 1 { return fields[1] }   // "\#"
+        if f0.text.elementsEqual([0x5C, 0x23]), fields.count > 1 { return fields[1] }   // "\#"
         return f0
     }
 

@@ -14,8 +14,9 @@
 
 /// One token and where it starts.
 struct ZoneToken {
-    /// The text as written, without the surrounding quotes.
-    var text: [UInt8]
+    /// The text as written, without the surrounding quotes: a slice of
+    /// the file's bytes (no copy).
+    var text: ArraySlice<UInt8>
     var quoted: Bool
     var line: Int
     /// 1-based byte column of the first byte (the opening quote if quoted).
@@ -30,8 +31,10 @@ struct ZoneToken {
         guard !quoted, text.count == s.utf8CodeUnitCount else { return false }
         var k = 0
         let p = s.utf8Start
+        let t0 = text.startIndex
         while k < text.count {
-            let a = text[k] | (text[k] >= 0x41 && text[k] <= 0x5A ? 0x20 : 0)
+            let c = text[t0 &+ k]
+            let a = c | (c >= 0x41 && c <= 0x5A ? 0x20 : 0)
             let b = p[k] | (p[k] >= 0x41 && p[k] <= 0x5A ? 0x20 : 0)
             if a != b { return false }
             k &+= 1
@@ -65,9 +68,10 @@ struct ZoneScanner {
         ZoneError(message, file: file, line: line, column: column)
     }
 
-    /// The next non-empty entry, or nil at the end of the input.
-    mutating func next() throws(ZoneError) -> [ZoneToken]? {
-        var tokens: [ZoneToken] = []
+    /// The next non-empty entry into `tokens` (emptied first; its storage
+    /// is reused), or false at the end of the input.
+    mutating func next(into tokens: inout [ZoneToken]) throws(ZoneError) -> Bool {
+        tokens.removeAll(keepingCapacity: true)
         var parenLine = 0
         var parenColumn = 0
         while i < bytes.count {
@@ -79,7 +83,7 @@ struct ZoneScanner {
                 i &+= 1
                 line &+= 1
                 lineStart = i
-                if parenLine == 0, !tokens.isEmpty { return tokens }
+                if parenLine == 0, !tokens.isEmpty { return true }
             case 0x3B:                                           // ";"
                 while i < bytes.count, bytes[i] != 0x0A { i &+= 1 }
             case 0x28:                                           // "("
@@ -101,55 +105,60 @@ struct ZoneScanner {
             }
         }
         if parenLine != 0 { throw error("'(' not closed before the end of the file", line: parenLine, column: parenColumn) }
-        return tokens.isEmpty ? nil : tokens
+        return !tokens.isEmpty
     }
 
     /// A quoted string starting at the opening quote.
     private mutating func quoted() throws(ZoneError) -> ZoneToken {
         let startLine = line, startColumn = column
         i &+= 1
-        var text: [UInt8] = []
+        let start = i
         while i < bytes.count {
             let c = bytes[i]
             if c == 0x0A { break }
             if c == 0x22 {
+                let text = bytes[start..<i]
                 i &+= 1
                 return ZoneToken(text: text, quoted: true, line: startLine, column: startColumn, endColumn: column)
             }
             if c == 0x5C {
                 guard i &+ 1 < bytes.count, bytes[i &+ 1] != 0x0A else { break }
-                text.append(c)
-                text.append(bytes[i &+ 1])
                 i &+= 2
                 continue
             }
-            text.append(c)
             i &+= 1
         }
         throw error("quoted string not closed on its line", line: startLine, column: startColumn)
     }
 
+    /// Bytes that end an unquoted token: whitespace, a newline, ";", "(",
+    /// ")" and '"' (all below 64: one bit each).
+    private static let delimiters: UInt64 = 1 << 0x20 | 1 << 0x09 | 1 << 0x0D | 1 << 0x0A | 1 << 0x3B
+        | 1 << 0x28 | 1 << 0x29 | 1 << 0x22
+
     /// An unquoted token: up to whitespace, a newline, ";", "(", ")" or '"'.
     private mutating func word() throws(ZoneError) -> ZoneToken {
         let startColumn = column
-        var text: [UInt8] = []
-        while i < bytes.count {
-            let c = bytes[i]
-            if c == 0x20 || c == 0x09 || c == 0x0D || c == 0x0A || c == 0x3B || c == 0x28 || c == 0x29 || c == 0x22 {
-                break
-            }
-            if c == 0x5C {
-                guard i &+ 1 < bytes.count, bytes[i &+ 1] != 0x0A, bytes[i &+ 1] != 0x0D else {
-                    throw error("'\\' at the end of a line", line: line, column: column)
+        let start = i
+        var j = i
+        var badEscape = false
+        bytes.withUnsafeBufferPointer { p in
+            while j < p.count {
+                let c = p[j]
+                if c < 64 && (ZoneScanner.delimiters >> UInt64(c)) & 1 != 0 { break }
+                if c == 0x5C {
+                    guard j &+ 1 < p.count, p[j &+ 1] != 0x0A, p[j &+ 1] != 0x0D else {
+                        badEscape = true
+                        break
+                    }
+                    j &+= 2
+                    continue
                 }
-                text.append(c)
-                text.append(bytes[i &+ 1])
-                i &+= 2
-                continue
+                j &+= 1
             }
-            text.append(c)
-            i &+= 1
         }
-        return ZoneToken(text: text, quoted: false, line: line, column: startColumn, endColumn: column)
+        i = j
+        if badEscape { throw error("'\\' at the end of a line", line: line, column: column) }
+        return ZoneToken(text: bytes[start..<i], quoted: false, line: line, column: startColumn, endColumn: column)
     }
 }
