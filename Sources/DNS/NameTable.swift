@@ -33,8 +33,10 @@ public final class NameTable<Value> {
     /// Per entry: where its key starts in `keys`; one more at the end.
     @usableFromInline @exclusivity(unchecked) var keyStart: [Int32]
     /// The entries' names as inserted (case kept), back to back, at the
-    /// same offsets as `keys`: no object per name.
+    /// same offsets as `keys`: no object per name. Empty while every name
+    /// inserted was lowercase (most zones): `keys` are the names then.
     @usableFromInline @exclusivity(unchecked) var originals: [UInt8]
+    @usableFromInline @exclusivity(unchecked) var allLowercase = true
     /// Per entry: its stored hash (for rehashing).
     @usableFromInline @exclusivity(unchecked) var entryHash: [UInt64]
     @usableFromInline @exclusivity(unchecked) var values: [Value]
@@ -63,7 +65,6 @@ public final class NameTable<Value> {
         values.reserveCapacity(capacity)
         keyStart.reserveCapacity(capacity &+ 1)
         keys.reserveCapacity(capacity &* 16)
-        originals.reserveCapacity(capacity &* 16)
     }
 
     /// A table with the same entries, to be changed without changing this
@@ -75,6 +76,7 @@ public final class NameTable<Value> {
         t.keys = keys
         t.keyStart = keyStart
         t.originals = originals
+        t.allLowercase = allLowercase
         t.entryHash = entryHash
         t.values = values
         return t
@@ -114,11 +116,19 @@ public final class NameTable<Value> {
         values.append(value)
         let w = name.wire
         var i = 0
+        var lower = true
         while i < w.count {
-            keys.append(asciiLower(w[i]))
+            let c = asciiLower(w[i])
+            if c != w[i] { lower = false }
+            keys.append(c)
             i &+= 1
         }
-        originals.append(contentsOf: w)
+        if !lower && allLowercase {
+            originals = keys
+            originals.removeSubrange((keys.count &- w.count)...)
+            allLowercase = false
+        }
+        if !allLowercase { originals.append(contentsOf: w) }
         keyStart.append(Int32(truncatingIfNeeded: keys.count))
         let h = NameTable.stored(name.caseInsensitiveHash)
         entryHash.append(h)
@@ -147,13 +157,13 @@ public final class NameTable<Value> {
     /// The name and value of entry `e` (from `entry(_:hash:)`).
     /// The name of entry `e` as inserted (allocates).
     public func name(at e: Int) -> DomainName {
-        DomainName(trustedWire: Array(originals[Int(keyStart[e])..<Int(keyStart[e &+ 1])]))
+        DomainName(trustedWire: Array((allLowercase ? keys : originals)[Int(keyStart[e])..<Int(keyStart[e &+ 1])]))
     }
 
     /// Runs `body` with the wire form of entry `e`'s name as inserted.
     public func withNameWire<R>(at e: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         let a = Int(keyStart[e]), b = Int(keyStart[e &+ 1])
-        return originals.withUnsafeBytes { all in body(UnsafeRawBufferPointer(rebasing: all[a..<b])) }
+        return (allLowercase ? keys : originals).withUnsafeBytes { all in body(UnsafeRawBufferPointer(rebasing: all[a..<b])) }
     }
     @inlinable public func value(at e: Int) -> Value { values[e] }
 

@@ -37,7 +37,8 @@ public struct ZoneData: @unchecked Sendable {
 
     init(origin: DomainName, capacity: Int) {
         self.origin = origin
-        nodes = NameTable<Int>(capacity: capacity)
+        // Zones hold about two records per name; the table grows if not.
+        nodes = NameTable<Int>(capacity: capacity / 2 &+ 1)
         recordNode.reserveCapacity(capacity)
         recordType.reserveCapacity(capacity)
         recordTTL.reserveCapacity(capacity)

@@ -70,7 +70,7 @@ struct ZoneScanner {
 
     /// The next non-empty entry into `tokens` (emptied first; its storage
     /// is reused), or false at the end of the input.
-    mutating func next(into tokens: inout [ZoneToken]) throws(ZoneError) -> Bool {
+    @_optimize(speed) mutating func next(into tokens: inout [ZoneToken]) throws(ZoneError) -> Bool {
         tokens.removeAll(keepingCapacity: true)
         var parenLine = 0
         var parenColumn = 0
@@ -137,28 +137,29 @@ struct ZoneScanner {
         | 1 << 0x28 | 1 << 0x29 | 1 << 0x22
 
     /// An unquoted token: up to whitespace, a newline, ";", "(", ")" or '"'.
-    private mutating func word() throws(ZoneError) -> ZoneToken {
+    @_optimize(speed) private mutating func word() throws(ZoneError) -> ZoneToken {
         let startColumn = column
         let start = i
-        var j = i
-        var badEscape = false
-        bytes.withUnsafeBufferPointer { p in
+        // The end of the token, or -1 - (the offset of a '\' that ends a line).
+        let end = bytes.withUnsafeBufferPointer { p -> Int in
+            var j = start
             while j < p.count {
                 let c = p[j]
-                if c < 64 && (ZoneScanner.delimiters >> UInt64(c)) & 1 != 0 { break }
+                if c < 64 && (ZoneScanner.delimiters >> UInt64(c)) & 1 != 0 { return j }
                 if c == 0x5C {
-                    guard j &+ 1 < p.count, p[j &+ 1] != 0x0A, p[j &+ 1] != 0x0D else {
-                        badEscape = true
-                        break
-                    }
+                    guard j &+ 1 < p.count, p[j &+ 1] != 0x0A, p[j &+ 1] != 0x0D else { return -1 &- j }
                     j &+= 2
                     continue
                 }
                 j &+= 1
             }
+            return j
         }
-        i = j
-        if badEscape { throw error("'\\' at the end of a line", line: line, column: column) }
-        return ZoneToken(text: bytes[start..<i], quoted: false, line: line, column: startColumn, endColumn: column)
+        if end < 0 {
+            i = -1 &- end
+            throw error("'\\' at the end of a line", line: line, column: column)
+        }
+        i = end
+        return ZoneToken(text: bytes[start..<end], quoted: false, line: line, column: startColumn, endColumn: column)
     }
 }
