@@ -541,6 +541,7 @@ extension Snapshot {
             if p > 0 { hasChildren[Int(p)] = true }
             n &+= 1
         }
+        table.compact()
         let neg = soaTTL < soa.minimum ? soaTTL : soa.minimum
         return CompiledZone(arena: arena, origin: z.origin, soa: .soa(soa), soaTTL: soaTTL, negativeTTL: neg, index: table,
                             nodeSets: nodeSets, nodeDelegation: nodeDelegation, nodeWildcard: nodeWildcard,

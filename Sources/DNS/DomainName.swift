@@ -99,14 +99,20 @@ public struct DomainName: Hashable, Comparable, CustomStringConvertible, Sendabl
     public func isSubdomain(of other: DomainName) -> Bool {
         let d = wire.count &- other.wire.count
         guard d >= 0 else { return false }
-        // The suffix must start at a label boundary.
-        var i = 0
-        while i < d { i &+= Int(wire[i]) &+ 1 }
-        guard i == d else { return false }
-        for k in 0..<other.wire.count where asciiLower(wire[d &+ k]) != asciiLower(other.wire[k]) {
-            return false
+        return wire.withUnsafeBufferPointer { w in
+            other.wire.withUnsafeBufferPointer { o in
+                // The suffix must start at a label boundary.
+                var i = 0
+                while i < d { i &+= Int(w[i]) &+ 1 }
+                guard i == d else { return false }
+                var k = 0
+                while k < o.count {
+                    if asciiLower(w[d &+ k]) != asciiLower(o[k]) { return false }
+                    k &+= 1
+                }
+                return true
+            }
         }
-        return true
     }
 
     /// A copy with ASCII letters lowercased (the canonical form of RFC 4034 §6.2).
@@ -144,9 +150,18 @@ public struct DomainName: Hashable, Comparable, CustomStringConvertible, Sendabl
 
     public static func == (a: DomainName, b: DomainName) -> Bool {
         guard a.wire.count == b.wire.count else { return false }
-        // Length bytes are < 0x40 and never altered by asciiLower.
-        for i in 0..<a.wire.count where asciiLower(a.wire[i]) != asciiLower(b.wire[i]) { return false }
-        return true
+        return a.wire.withUnsafeBufferPointer { x in
+            b.wire.withUnsafeBufferPointer { y in
+                if x.baseAddress == y.baseAddress { return true }   // one name, shared
+                // Length bytes are < 0x40 and never altered by asciiLower.
+                var i = 0
+                while i < x.count {
+                    if x[i] != y[i] && asciiLower(x[i]) != asciiLower(y[i]) { return false }
+                    i &+= 1
+                }
+                return true
+            }
+        }
     }
 
     public func hash(into hasher: inout Hasher) {

@@ -115,13 +115,16 @@ public final class NameTable<Value> {
         let e = values.count
         values.append(value)
         let w = name.wire
-        var i = 0
+        let k0 = keys.count
+        keys.append(contentsOf: w)
         var lower = true
-        while i < w.count {
-            let c = asciiLower(w[i])
-            if c != w[i] { lower = false }
-            keys.append(c)
-            i &+= 1
+        keys.withUnsafeMutableBufferPointer { k in
+            var i = k0
+            while i < k.count {
+                let c = asciiLower(k[i])
+                if c != k[i] { lower = false; k[i] = c }
+                i &+= 1
+            }
         }
         if !lower && allLowercase {
             originals = keys
@@ -131,7 +134,7 @@ public final class NameTable<Value> {
         if !allLowercase { originals.append(contentsOf: w) }
         keyStart.append(Int32(truncatingIfNeeded: keys.count))
         let h = NameTable.stored(name.caseInsensitiveHash)
-        entryHash.append(h)
+        if entryHash.count &+ 1 == values.count { entryHash.append(h) }
         place(entry: e, hash: h)
     }
 
@@ -143,7 +146,21 @@ public final class NameTable<Value> {
         slotEntry[i] = Int32(truncatingIfNeeded: e)
     }
 
+    /// Drops what only inserting needs (each entry's hash, 8 bytes a name)
+    /// from a table that is now only read; an insert after it hashes the
+    /// entries again.
+    public func compact() {
+        entryHash = []
+    }
+
     func grow() {
+        if entryHash.count < values.count {
+            var e = entryHash.count
+            while e < values.count {
+                entryHash.append(NameTable.stored(name(at: e).caseInsensitiveHash))
+                e &+= 1
+            }
+        }
         let n = hashes.count &* 2
         hashes = [UInt64](repeating: 0, count: n)
         slotEntry = [Int32](repeating: 0, count: n)

@@ -81,10 +81,9 @@ public struct Zone: Equatable, Sendable {
         if let t = defaultTTL, t > ZoneParser.maxTTL {
             throw ZoneError("default TTL \(t) is above \(ZoneParser.maxTTL)", file: file, line: 0, column: 0)
         }
-        // About one record per line: the packed arrays are sized once.
-        var lines = 0
-        text.withUnsafeBufferPointer { p in for c in p where c == 0x0A { lines &+= 1 } }
-        var builder = ZoneBuilder(apex: origin, capacity: lines &+ 8)
+        // About one record per line of ~24 bytes: the arrays are sized once
+        // (and grow if the guess was short).
+        var builder = ZoneBuilder(apex: origin, capacity: text.count / 24 &+ 8)
         var parser = ZoneParser(directory: directory, defaultTTL: defaultTTL)
         try parser.parseFile(text, file: file, origin: origin, into: &builder, depth: 0, readFile: readFile)
         return try builder.finish(file: file)
