@@ -479,7 +479,7 @@ extension Snapshot {
         }
         func name(_ q: Int, at offset: Int) -> DomainName? {
             d.withRData(q) { b -> DomainName? in
-                var rd = ByteReader(b, offset: offset)
+                var rd = ByteReader(UnsafeRawBufferPointer(b), offset: offset)
                 return (try? NameView.read(&rd))?.domainName
             }
         }

@@ -111,6 +111,10 @@ public final class NameTable<Value> {
 
     /// Inserts `name`, known not to be in the table (no lookup first).
     public func insertNew(_ value: Value, for name: DomainName) {
+        insertNew(value, for: name, hash: NameTable.stored(name.caseInsensitiveHash))
+    }
+
+    func insertNew(_ value: Value, for name: DomainName, hash h: UInt64) {
         if (count &+ 1) &* 2 > hashes.count { grow() }
         let e = values.count
         values.append(value)
@@ -133,7 +137,6 @@ public final class NameTable<Value> {
         }
         if !allLowercase { originals.append(contentsOf: w) }
         keyStart.append(Int32(truncatingIfNeeded: keys.count))
-        let h = NameTable.stored(name.caseInsensitiveHash)
         if entryHash.count &+ 1 == values.count { entryHash.append(h) }
         place(entry: e, hash: h)
     }
@@ -240,7 +243,20 @@ public final class NameTable<Value> {
 
     /// The entry for an owned name, or nil.
     public func entry(_ name: DomainName) -> Int? {
+        entry(name, hash: NameTable.stored(name.caseInsensitiveHash))
+    }
+
+    /// The entry of `name`, or a new one holding `value` (`name` hashed
+    /// once): what a zone's builder does for every owner.
+    public func entryInserting(_ name: DomainName, value: () -> Value) -> (entry: Int, inserted: Bool) {
         let h = NameTable.stored(name.caseInsensitiveHash)
+        if let e = entry(name, hash: h) { return (e, false) }
+        let e = values.count
+        insertNew(value(), for: name, hash: h)
+        return (e, true)
+    }
+
+    func entry(_ name: DomainName, hash h: UInt64) -> Int? {
         let mask = hashes.count &- 1
         var i = Int(truncatingIfNeeded: h) & mask
         let w = name.wire

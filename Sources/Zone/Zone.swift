@@ -164,7 +164,7 @@ struct ZoneBuilder {
             guard owner.isSubdomain(of: apex) else {
                 throw place.error("'\(owner)' is out of zone (not at or below '\(apex)')")
             }
-            n = data.node(owner)
+            n = data.node(owner, inZone: true)
             while nodeLast.count < data.nodeCount {
                 nodeLast.append(-1)
                 nodeCNAME.append(-1)

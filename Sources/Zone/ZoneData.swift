@@ -51,19 +51,20 @@ public struct ZoneData: @unchecked Sendable {
     public var nodeCount: Int { nodeParent.count }
 
     /// The node of `name`, added (with its empty non-terminals) if new.
-    @_optimize(size) mutating func node(_ name: DomainName) -> Int {
-        if let n = nodes[name] { return n }
+    /// `inZone`: the caller knows `name` is at or below the origin.
+    @_optimize(size) mutating func node(_ name: DomainName, inZone: Bool = false) -> Int {
         let n = nodes.count
-        nodes.insertNew(n, for: name)
+        let (e, inserted) = nodes.entryInserting(name) { n }
+        if !inserted { return e }
         nodeParent.append(-1)
         if name.wire.count > 2 && name.wire[0] == 1 && name.wire[1] == 0x2A { hasWildcard = true }
         if n == 0 { return 0 }
-        guard name.isSubdomain(of: origin) else {
+        guard inZone || name.isSubdomain(of: origin) else {
             nodeParent[n] = -2
             return n
         }
         if name.labelCount > origin.labelCount &+ 1, let p = name.parent {
-            nodeParent[n] = Int32(truncatingIfNeeded: node(p))
+            nodeParent[n] = Int32(truncatingIfNeeded: node(p, inZone: true))
         } else {
             nodeParent[n] = 0
         }
@@ -73,11 +74,18 @@ public struct ZoneData: @unchecked Sendable {
     /// Appends a record of node `n` (RDATA written in wire form).
     @_optimize(size) mutating func append(node n: Int, type: RRType, ttl: UInt32, rdata value: RData) {
         let start = rdata.count
-        var sink = WireBuffer()
-        sink.bytes = rdata
-        rdata = []
-        do { try value.write(to: &sink) } catch { sink.bytes.removeSubrange(start...) }
-        rdata = sink.bytes
+        switch value {
+        case .a(let v):   // most of a big zone: written here, not through a sink
+            withUnsafeBytes(of: v.bigEndian) { rdata.append(contentsOf: $0) }
+        case .aaaa(let hi, let lo):
+            withUnsafeBytes(of: (hi.bigEndian, lo.bigEndian)) { rdata.append(contentsOf: $0) }
+        default:
+            var sink = WireBuffer()
+            sink.bytes = rdata
+            rdata = []
+            do { try value.write(to: &sink) } catch { sink.bytes.removeSubrange(start...) }
+            rdata = sink.bytes
+        }
         recordNode.append(Int32(truncatingIfNeeded: n))
         recordType.append(type.rawValue)
         recordTTL.append(ttl)
@@ -98,10 +106,10 @@ public struct ZoneData: @unchecked Sendable {
 
     /// The RDATA bytes of record `i`.
     @inline(__always)
-    public func withRData<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    public func withRData<R>(_ i: Int, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
         let s = Int(recordStart[i])
         let n = Int(recordLength[i])
-        return rdata.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[s..<(s &+ n)])) }
+        return rdata.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[s..<(s &+ n)])) }
     }
 
     /// Record `i`'s RDATA, typed.
