@@ -9,7 +9,11 @@
 //   includes the first, so include nesting and the directory rule run too;
 // - a zone that parses keeps the whole-zone invariants (one apex SOA, every
 //   owner at or below the origin), and writing it back with
-//   `presentation()` and parsing that gives the same canonical records.
+//   `presentation()` and parsing that gives the same canonical records;
+// - the packed form (issue 13) holds together: every record's node is its
+//   owner in the name table, parents chain to the apex, repacking the decoded
+//   records gives an equal zone, and the table still finds every owner after
+//   `compact()` drops its build-time hashes.
 // A broken invariant calls fatalError, which libFuzzer reports as a crash.
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -49,6 +53,7 @@ enum FuzzZone {
             }
         }
         if soas != 1 { fatalError("\(soas) SOA records accepted") }
+        checkPacked(zone)
         let written = zone.presentation()
         let again: Zone
         do throws(ZoneError) {
@@ -58,6 +63,35 @@ enum FuzzZone {
         }
         if again.canonicalRecords != zone.canonicalRecords {
             fatalError("write → parse changed the zone:\n\(written)")
+        }
+    }
+
+    static func checkPacked(_ zone: Zone) {
+        let d = zone.data
+        if d.recordCount != zone.records.count { fatalError("record count \(d.recordCount) ≠ \(zone.records.count)") }
+        for i in 0..<d.recordCount {
+            let r = d.record(i)
+            guard let e = d.nodes.entry(r.owner), e == Int(d.recordNode[i]) else {
+                fatalError("record \(i) (\(r.owner)) is not at its owner's node")
+            }
+        }
+        for n in 0..<d.nodeCount {
+            var p = Int(d.nodeParent[n]), steps = 0
+            if n == 0 && p != -1 { fatalError("apex has parent \(p)") }
+            if p == -2 { continue }
+            while p >= 0 {
+                let child = d.nodes.name(at: n), parent = d.nodes.name(at: p)
+                if steps == 0 && child.parent != parent { fatalError("\(child)'s parent is \(parent)") }
+                p = Int(d.nodeParent[p]); steps += 1
+                if steps > 128 { fatalError("parent chain of node \(n) loops") }
+            }
+        }
+        let again = Zone(origin: zone.origin, records: zone.records)
+        if again != zone { fatalError("repacking the decoded records changed the zone") }
+        let table = again.data.nodes
+        table.compact()
+        for r in zone.records where table.entry(r.owner) == nil {
+            fatalError("\(r.owner) not found after compact()")
         }
     }
 }
