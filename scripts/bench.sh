@@ -20,7 +20,8 @@
 #   BENCH_MAX_SECONDS=10 (unthrottled) BENCH_CLIENTS=4 BENCH_OUTSTANDING=200
 #   BENCH_SERVERS=dnsbox,nsd,knot BENCH_CALLGRIND=dnsbox,nsd,knot ('' = none,
 #     for both benches) BENCH_CG_QUERIES=20000 BENCH_CG_QPS=2000
-#   BENCH_BIG_RECORDS=100000
+#   BENCH_BIG_RECORDS=100000 BENCH_HUGE_RECORDS=1000000 (0 = skip) BENCH_RELOAD_QPS=20000
+#     BENCH_RELOAD_SECONDS=8 (dnsbox's reload of the 1M zone under dnsperf load)
 #   BENCH_SERVER_CPU=0 BENCH_CLIENT_CPU=1 BENCH_PORT=25300 BENCH_OUT=.build/bench
 #   forwarder: BENCH_FORWARDERS=dnsbox,unbound,dnsmasq
 #     BENCH_FWD_CALLGRIND=dnsbox,unbound,dnsmasq BENCH_CACHE_SIZE=10000
