@@ -81,20 +81,29 @@ final class UDPWorker {
     /// runs its event loop, which also watches the upstream sockets and the
     /// timeouts.
     func startThread() throws(SysError) {
-        thread = try Thread { [unowned(unsafe) self] in
-            while self.stopping.load() == 0 {
-                self.adopt()
-                if self.upstream.engine.pendingCount > 0 {
-                    _ = self.loop.runOnce(timeoutMs: UDPWorker.stopCheckMs)
-                    continue
-                }
-                let n: Int
-                do throws(SysError) { n = try self.batch.receiveWaiting(on: self.socket) } catch { n = 0 }
-                self.adopt()
-                if n > 0 { self.answer(n) }
+        thread = try Thread { [unowned(unsafe) self] in self.serve() }
+    }
+
+    /// The thread's loop. A method, not the closure's body: inside it `self`
+    /// is borrowed for the whole call, and the objects it uses every turn
+    /// are taken once, so a turn retains and releases nothing (in the
+    /// closure each access to `self` and its objects did, a dozen atomic
+    /// reference-count operations per wake-up).
+    private func serve() {
+        let batch = self.batch, socket = self.socket, loop = self.loop
+        let engine = upstream.engine!
+        while stopping.load() == 0 {
+            adopt()
+            if engine.pendingCount > 0 {
+                _ = loop.runOnce(timeoutMs: UDPWorker.stopCheckMs)
+                continue
             }
-            self.upstream.cancelAll()
+            let n: Int
+            do throws(SysError) { n = try batch.receiveWaiting(on: socket) } catch { n = 0 }
+            adopt()
+            if n > 0 { answer(n) }
         }
+        upstream.cancelAll()
     }
 
     /// Stops the thread (if any) and waits for it.
@@ -157,6 +166,8 @@ final class UDPWorker {
     /// replies; queries to forward go to the forwarder. No allocation
     /// for local answers and cache hits.
     private func answer(_ n: Int) {
+        // Taken once per batch, not retained and released per query.
+        let frontend = self.frontend, batch = self.batch, out = self.out, local = self.local
         let forwarding = frontend.forwarding != nil
         let now = forwarding ? Frontend.seconds(Sys.monotonicNanos()) : 0
         var i = 0
