@@ -127,8 +127,8 @@ public struct DomainName: Hashable, Comparable, CustomStringConvertible, Sendabl
         return DomainName(trustedWire: w)
     }
 
-    /// FNV-1a over the lowercased labels, rightmost label first (the root
-    /// byte, then each label's length and bytes): equal for names that
+    /// A hash of the lowercased labels, rightmost label first (the root,
+    /// then each label's length and bytes; `hashLabelsRightToLeft`): equal for names that
     /// compare equal and for a `NameView` of the same name, and the hash of
     /// every suffix is an intermediate value (see `SuffixHashes`).
     public var caseInsensitiveHash: UInt64 {

@@ -361,8 +361,10 @@ extension MessageWriter {
     }
 
     /// The offset of an earlier-written name equal (case-insensitively) to
-    /// the suffix `w[from...]`, or nil.
-    func findSuffix(_ w: UnsafeRawBufferPointer, from: Int) -> Int? {
+    /// the suffix `w[from...]`, or nil. Mutating only so that the table is
+    /// read in place: a non-mutating read of `compression.entries` copied
+    /// its 256 bytes on every call.
+    mutating func findSuffix(_ w: UnsafeRawBufferPointer, from: Int) -> Int? {
         let length = w.count &- from
         var i = 0
         while i < compression.count {

@@ -2,8 +2,8 @@
 // `NameView` without building a `DomainName`: what a server needs to look a
 // query name up in its zone data with no allocation. Keys compare
 // case-insensitively (RFC 4343); both key forms share one hash
-// (`caseInsensitiveHash`: FNV-1a over the lowercased labels taken right to
-// left, so the hashes of all suffixes of a name come out of one pass; see
+// (`caseInsensitiveHash`: the lowercased labels taken right to left, eight
+// bytes at a time, so the hashes of all suffixes of a name come out of one pass; see
 // `SuffixHashes`).
 //
 // Layout: flat arrays, no per-entry objects. A probe reads 8-byte hashes
@@ -199,14 +199,7 @@ public final class NameTable<Value> {
             guard at >= 0, at &+ n <= view.message.count else { return false }
             return keys.withUnsafeBufferPointer { (k: UnsafeBufferPointer<UInt8>) -> Bool in
                 guard let kp = k.baseAddress else { return false }
-                let a = kp + i
-                let b = src + at
-                var j = 0
-                while j < n {
-                    if a[j] != asciiLower(b.load(fromByteOffset: j, as: UInt8.self)) { return false }
-                    j &+= 1
-                }
-                return true
+                return wireEqualsLowered(UnsafeRawPointer(kp + i), src + at, count: n)
             }
         }
         var labels = view.labels
@@ -315,6 +308,43 @@ public final class NameTable<Value> {
 
 extension NameTable: @unchecked Sendable where Value: Sendable {}
 
+/// True when the `n` bytes at `b`, ASCII-lowercased, equal the `n` bytes at
+/// `lower` (already lowercase): eight bytes per step, the last step
+/// overlapping the one before it; shorter names byte by byte.
+@inlinable @inline(__always)
+func wireEqualsLowered(_ lower: UnsafeRawPointer, _ b: UnsafeRawPointer, count n: Int) -> Bool {
+    if n < 8 {
+        var j = 0
+        while j < n {
+            if lower.load(fromByteOffset: j, as: UInt8.self) != asciiLower(b.load(fromByteOffset: j, as: UInt8.self)) {
+                return false
+            }
+            j &+= 1
+        }
+        return true
+    }
+    var j = 0
+    while true {
+        if j > n &- 8 { j = n &- 8 }
+        let x = asciiLower8(b.loadUnaligned(fromByteOffset: j, as: UInt64.self))
+        if x != lower.loadUnaligned(fromByteOffset: j, as: UInt64.self) { return false }
+        if j == n &- 8 { return true }
+        j &+= 8
+    }
+}
+
+/// ASCII lowercase of eight bytes at once (each byte as `asciiLower`).
+@inlinable @inline(__always)
+func asciiLower8(_ x: UInt64) -> UInt64 {
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let low7 = x & (0x7F &* ones)
+    // Per byte, the top bit says: low 7 bits >= 'A', and >= 'Z' + 1.
+    let geA = low7 &+ ((0x80 &- 0x41) &* ones)
+    let gtZ = low7 &+ ((0x80 &- 0x5B) &* ones)
+    let upper = geA & ~gtZ & ~x & (0x80 &* ones)
+    return x | (upper >> 2)
+}
+
 /// The `caseInsensitiveHash` of the suffixes of a name, from one
 /// right-to-left pass over its labels: the first `stored` suffixes are kept
 /// inline (small enough to copy freely); deeper ones, rare in practice, are
@@ -329,7 +359,7 @@ public struct SuffixHashes {
     /// Hashes for `view` (a validated name: at most 127 labels).
     public init(_ view: NameView) {
         self.view = view
-        var values = InlineArray<16, UInt64>(repeating: 0)
+        values = InlineArray<16, UInt64>(repeating: 0)
         withUnsafeTemporaryAllocation(of: Int32.self, capacity: 128) { starts in
             var n = 0
             // Positions of the label length bytes, leftmost first.
@@ -345,7 +375,6 @@ public struct SuffixHashes {
                 if k < SuffixHashes.stored { values[k] = h }
             }
         }
-        self.values = values
     }
 
     /// The hash of the name without its first `k` labels (0 = the name).

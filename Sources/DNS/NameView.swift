@@ -40,6 +40,26 @@ public struct NameView {
     /// past the name's in-place part (through its first pointer or root byte).
     public static func read(_ reader: inout ByteReader) throws(DNSError) -> NameView {
         let start = reader.offset
+        // Labels in place up to the root byte, no pointer: nearly every
+        // question name. Anything else (a pointer, a reserved label type,
+        // too long, past the limit) is walked again below, which decides.
+        let m = reader.bytes
+        let limit = reader.limit <= m.count ? reader.limit : m.count
+        var at = start
+        var inPlace = 1
+        var count = 0
+        while at >= 0 && at < limit {
+            let n = Int(m[at])
+            if n == 0 {
+                try reader.seek(to: at &+ 1)
+                return NameView(message: m, offset: start, wireLength: inPlace, labelCount: count, isContiguous: true)
+            }
+            if n > 63 { break }
+            inPlace &+= n &+ 1
+            if inPlace > 255 { break }
+            at &+= n &+ 1
+            count &+= 1
+        }
         var pos = start
         var segmentStart = start
         var length = 1          // the root byte
@@ -223,28 +243,50 @@ public struct NameView {
 @inlinable @inline(__always)
 public func asciiLower(_ b: UInt8) -> UInt8 { (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b }
 
-/// FNV-1a (64-bit) over lowercased uncompressed wire bytes: the shared name
-/// hash of `NameView` and `DomainName`, stable across processes (no seed).
-/// The name hash over labels taken right to left: `starts[0..<n]` are the
-/// offsets of the labels' length bytes in `bytes`, leftmost first. Calls
-/// `suffix(k, hash)` for k = n (the root) down to 0 (the whole name), and
-/// returns the whole name's hash. The one definition behind
-/// `DomainName.caseInsensitiveHash` and `SuffixHashes`.
+/// The shared name hash of `NameView` and `DomainName` (no seed: the same
+/// in every process, never stored). Labels are taken right to left, eight
+/// bytes at a time: each label's length byte and its lowercased bytes, in
+/// little-endian words (the last one zero-padded), each word multiplied
+/// in. A label's words spell it unambiguously (its length comes first),
+/// and a suffix's hash is an intermediate value of the whole name's.
+/// `starts[0..<n]` are the offsets of the labels' length bytes in
+/// `bytes`, leftmost first. Calls `suffix(k, hash)` for k = n (the root)
+/// down to 0 (the whole name), and returns the whole name's hash. The one
+/// definition behind `DomainName.caseInsensitiveHash` and `SuffixHashes`.
 @inline(__always)
 func hashLabelsRightToLeft(_ bytes: UnsafeRawBufferPointer, starts: UnsafeMutableBufferPointer<Int32>, count n: Int,
                            _ suffix: (Int, UInt64) -> Void) -> UInt64 {
     var h = NameHash()
     h.add(0)
     suffix(n, h.value)
+    guard let base = bytes.baseAddress else { return h.value }
+    let count = bytes.count
     var k = n &- 1
     while k >= 0 {
         let p = Int(starts[k])
-        let len = Int(bytes[p])
-        h.add(UInt8(truncatingIfNeeded: len))
-        var j = 1
-        while j <= len && p &+ j < bytes.count {
-            h.add(asciiLower(bytes[p &+ j]))
-            j &+= 1
+        guard p >= 0 && p < count else { break }
+        // The label's bytes: its length byte and up to 63 more, cut at the
+        // end of the buffer (a validated name never is).
+        var end = p &+ 1 &+ Int(base.load(fromByteOffset: p, as: UInt8.self))
+        if end > count { end = count }
+        var at = p
+        while at < end {
+            let take = end &- at
+            var w: UInt64
+            if at &+ 8 <= count {
+                w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: at, as: UInt64.self))
+                if take < 8 { w &= (1 &<< UInt64(take &* 8)) &- 1 }
+            } else {
+                w = 0
+                var i = 0
+                while i < take && i < 8 {
+                    w |= UInt64(base.load(fromByteOffset: at &+ i, as: UInt8.self)) &<< UInt64(i &* 8)
+                    i &+= 1
+                }
+            }
+            // Length bytes are < 0x40: lowercasing leaves them alone.
+            h.add(asciiLower8(w))
+            at &+= 8
         }
         suffix(k, h.value)
         k &-= 1
@@ -256,8 +298,11 @@ func hashLabelsRightToLeft(_ bytes: UnsafeRawBufferPointer, starts: UnsafeMutabl
 struct NameHash {
     @usableFromInline var value: UInt64 = 0xcbf2_9ce4_8422_2325
     @inlinable init() {}
+    /// One word in: a multiply, and the high half folded down so that
+    /// the low bits (a table's slot index) depend on every input bit.
     @inlinable @inline(__always)
-    mutating func add(_ b: UInt8) {
-        value = (value ^ UInt64(b)) &* 0x0000_0100_0000_01B3
+    mutating func add(_ w: UInt64) {
+        let m = (value ^ w) &* 0x9E37_79B9_7F4A_7C15
+        value = m ^ (m >> 29)
     }
 }
