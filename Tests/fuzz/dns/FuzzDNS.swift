@@ -7,6 +7,8 @@
 // - when the owned parser accepts the message, encoding it and parsing the
 //   result gives the same message (compression may differ, meaning may not),
 //   and every record's RDATA survives presentation → parse;
+// - Query.parse's question-only fast path, where it answers, gives what the
+//   full parse gives;
 // - when Query.parse accepts it, the question name read as a view equals the
 //   owned name (same case-insensitive hash), and writing an answer into a
 //   512-byte buffer either fits or stops cleanly with .noRoom, leaving a
@@ -82,6 +84,20 @@ enum FuzzDNS {
     }
 
     static func queryAndAnswer(_ raw: UnsafeRawBufferPointer) {
+        // The question-only fast path agrees with the full parse.
+        if let fast = Query.parseQuestionOnly(raw) {
+            let full: Query
+            do throws(DNSError) { full = try Query.parseMessage(raw) } catch {
+                fail("fast query parse accepted what the full parse rejects: \(error)", raw)
+            }
+            let a = fast.question, b = full.question
+            if fast.header != full.header || a.type != b.type || a.rrClass != b.rrClass
+                || a.name.offset != b.name.offset || a.name.wireLength != b.name.wireLength
+                || a.name.labelCount != b.name.labelCount || a.name.isContiguous != b.name.isContiguous
+                || fast.questionEnd != full.questionEnd || fast.hasTSIG != full.hasTSIG || full.edns != nil {
+                fail("fast and full query parses disagree", raw)
+            }
+        }
         let q: Query
         do throws(DNSError) { q = try Query.parse(raw) } catch { return }
         let owned = q.question.name.domainName
